@@ -40,9 +40,6 @@ func sgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 				av = a[i*lda+p]
 			}
 			av *= alpha
-			if av == 0 {
-				continue
-			}
 			if transB {
 				for j := 0; j < n; j++ {
 					row[j] += av * b[j*ldb+p]
