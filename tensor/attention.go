@@ -1,0 +1,301 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/kiln-ml/kiln/internal/kernels"
+	"github.com/kiln-ml/kiln/internal/parallel"
+)
+
+// AttentionOpts configures Attention.
+type AttentionOpts struct {
+	// KeyMask, if set, is [B, Tk] of any dtype: non-zero (or true) keys are
+	// attended to, zero keys are padding. This is HF's attention_mask.
+	KeyMask *Tensor
+	// Causal lets query i attend only to keys j <= i (GPT-2).
+	Causal bool
+	// Scale multiplies the scores; 0 means 1/sqrt(head dim).
+	Scale float64
+	// DropoutP drops attention probabilities in training (BERT's
+	// attention_probs_dropout_prob); it needs RNG.
+	DropoutP float64
+	RNG      *RNG
+}
+
+// Attention is fused multi-head scaled-dot-product attention:
+//
+//	out_h = dropout(softmax(scale * q_h k_hᵀ + mask)) v_h   for every head h
+//
+// q is [B, Tq, H*D] and k, v are [B, Tk, H*D]: the layout that the query, key
+// and value projections produce, read in place (head h is columns h*D ...
+// (h+1)*D), so no permute to [B, H, T, D] and back is needed. The result is
+// [B, Tq, H*D], ready for the output projection.
+//
+// Masked scores get no probability. A query whose keys are all masked (left
+// padding under a causal mask, say) attends uniformly to the keys the causal
+// mask allows (all keys without one), as HF's eager attention ends up doing
+// with its finfo.min masks; such a row's output does not depend on the
+// scores, so no gradient flows into q and k from it (PyTorch's autograd
+// differentiates through finfo.min + score and gets a different, meaningless
+// gradient there). Such positions are ignored by the losses anyway.
+//
+// The probabilities are saved for backward ([B, H, Tq, Tk]); the dropout mask
+// is not saved but recomputed from the counter-based RNG.
+func Attention(q, k, v *Tensor, heads int, o AttentionOpts) *Tensor {
+	mustFloat("Attention", q, k, v)
+	if q.Rank() != 3 || k.Rank() != 3 || v.Rank() != 3 {
+		panic(fmt.Sprintf("tensor.Attention: q, k, v must be [B, T, H*D], got %v, %v, %v", q.shape, k.shape, v.shape))
+	}
+	B, Tq, HD := q.shape[0], q.shape[1], q.shape[2]
+	Tk := k.shape[1]
+	if heads <= 0 || HD%heads != 0 {
+		panic(fmt.Sprintf("tensor.Attention: width %d is not divisible by %d heads", HD, heads))
+	}
+	if !sameShape(k.shape, v.shape) || k.shape[0] != B || k.shape[2] != HD {
+		panic(fmt.Sprintf("tensor.Attention: shapes q %v, k %v, v %v do not match", q.shape, k.shape, v.shape))
+	}
+	if o.Causal && Tq != Tk {
+		panic(fmt.Sprintf("tensor.Attention: causal mask needs Tq == Tk, got %d and %d", Tq, Tk))
+	}
+	var keep []bool
+	if o.KeyMask != nil {
+		if !sameShape(o.KeyMask.shape, []int{B, Tk}) {
+			panic(fmt.Sprintf("tensor.Attention: key mask shape %v, want [%d %d]", o.KeyMask.shape, B, Tk))
+		}
+		keep = o.KeyMask.Bools()
+	}
+	if o.DropoutP < 0 || o.DropoutP >= 1 {
+		panic(fmt.Sprintf("tensor.Attention: dropout probability %v outside [0, 1)", o.DropoutP))
+	}
+	a := &attn{B: B, H: heads, Tq: Tq, Tk: Tk, D: HD / heads, keep: keep, causal: o.Causal, p: o.DropoutP}
+	a.scale = o.Scale
+	if a.scale == 0 {
+		a.scale = 1 / math.Sqrt(float64(a.D))
+	}
+	if a.p > 0 {
+		if o.RNG == nil {
+			panic("tensor.Attention: DropoutP > 0 needs an RNG")
+		}
+		a.rng = o.RNG
+		a.base = o.RNG.take(B * heads * Tq * Tk)
+	}
+	out := empty(q.dtype, B, Tq, HD)
+	probs := empty(q.dtype, B, heads, Tq, Tk)
+	switch q.dtype {
+	case Float32:
+		attnForward(a, gemm32, floats[float32](q), floats[float32](k), floats[float32](v), floats[float32](probs), floats[float32](out))
+	default:
+		attnForward(a, gemm64a, floats[float64](q), floats[float64](k), floats[float64](v), floats[float64](probs), floats[float64](out))
+	}
+	record(out, "Attention", func(g *Tensor) []*Tensor {
+		dq, dk, dv := empty(q.dtype, q.shape...), empty(q.dtype, k.shape...), empty(q.dtype, v.shape...)
+		switch q.dtype {
+		case Float32:
+			attnBackward(a, gemm32, floats[float32](q), floats[float32](k), floats[float32](v), floats[float32](probs),
+				floats[float32](g), floats[float32](dq), floats[float32](dk), floats[float32](dv))
+		default:
+			attnBackward(a, gemm64a, floats[float64](q), floats[float64](k), floats[float64](v), floats[float64](probs),
+				floats[float64](g), floats[float64](dq), floats[float64](dk), floats[float64](dv))
+		}
+		return []*Tensor{dq, dk, dv}
+	}, q, k, v)
+	return out
+}
+
+// attn holds the sizes and options of one Attention call.
+type attn struct {
+	B, H, Tq, Tk, D int
+	keep            []bool // [B*Tk] or nil
+	causal          bool
+	scale           float64
+	p               float64
+	rng             *RNG
+	base            uint64
+}
+
+// gemmFn computes C = alpha * op(A) op(B) (C overwritten), row-major with
+// leading dimensions.
+type gemmFn[T Float] func(transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, c []T, ldc int)
+
+func gemm32(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	kernels.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc)
+}
+
+func gemm64a(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, c []float64, ldc int) {
+	gemm64(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if alpha != 1 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				row[j] *= alpha
+			}
+		}
+	}
+}
+
+// dropped reports whether probability (bh, i, j) is dropped.
+func (a *attn) dropped(bh, i, j int) bool {
+	return a.rng.uniformAt(a.base+uint64((bh*a.Tq+i)*a.Tk+j)) < a.p
+}
+
+// visible reports whether query i of batch b may attend to key j.
+func (a *attn) visible(b, i, j int) bool {
+	if a.causal && j > i {
+		return false
+	}
+	return a.keep == nil || a.keep[b*a.Tk+j]
+}
+
+// attnForward fills probs [B,H,Tq,Tk] and out [B,Tq,H*D], one head per task.
+func attnForward[T Float](a *attn, gemm gemmFn[T], q, k, v, probs, out []T) {
+	HD := a.H * a.D
+	parallel.For(a.B*a.H, 1, func(lo, hi int) {
+		var scratch []T
+		if a.p > 0 {
+			scratch = make([]T, a.Tq*a.Tk)
+		}
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/a.H, bh%a.H
+			qh := q[b*a.Tq*HD+h*a.D:]
+			kh := k[b*a.Tk*HD+h*a.D:]
+			vh := v[b*a.Tk*HD+h*a.D:]
+			p := probs[bh*a.Tq*a.Tk : (bh+1)*a.Tq*a.Tk]
+			// S = scale * q_h k_hᵀ, [Tq, Tk].
+			gemm(false, true, a.Tq, a.Tk, a.D, T(a.scale), qh, HD, kh, HD, p, a.Tk)
+			for i := 0; i < a.Tq; i++ {
+				maskedSoftmaxRow(a, b, i, p[i*a.Tk:(i+1)*a.Tk])
+			}
+			pd := p
+			if a.p > 0 {
+				inv := T(1 / (1 - a.p))
+				for i := 0; i < a.Tq; i++ {
+					for j := 0; j < a.Tk; j++ {
+						x := p[i*a.Tk+j] * inv
+						if a.dropped(bh, i, j) {
+							x = 0
+						}
+						scratch[i*a.Tk+j] = x
+					}
+				}
+				pd = scratch
+			}
+			// out_h = pd v_h, [Tq, D], written into columns h*D.. of out.
+			gemm(false, false, a.Tq, a.D, a.Tk, 1, pd, a.Tk, vh, HD, out[b*a.Tq*HD+h*a.D:], HD)
+		}
+	})
+}
+
+// maskedSoftmaxRow turns row i's scores into probabilities in place.
+func maskedSoftmaxRow[T Float](a *attn, b, i int, row []T) {
+	mx := math.Inf(-1)
+	any := false
+	for j, s := range row {
+		if a.visible(b, i, j) {
+			any = true
+			mx = math.Max(mx, float64(s))
+		}
+	}
+	if !any {
+		// Uniform over the keys the causal mask allows (all keys without
+		// one), as HF's eager attention ends up computing.
+		n := len(row)
+		if a.causal {
+			n = i + 1
+		}
+		u := T(1 / float64(n))
+		for j := range row {
+			row[j] = 0
+			if j < n {
+				row[j] = u
+			}
+		}
+		return
+	}
+	var sum float64
+	for j, s := range row {
+		if a.visible(b, i, j) {
+			e := math.Exp(float64(s) - mx)
+			row[j] = T(e)
+			sum += e
+		} else {
+			row[j] = 0
+		}
+	}
+	inv := 1 / sum
+	for j := range row {
+		row[j] = T(float64(row[j]) * inv)
+	}
+}
+
+// attnBackward computes dq, dk, dv from g = d out, one head per task. Heads
+// write disjoint columns, so tasks never touch the same memory.
+func attnBackward[T Float](a *attn, gemm gemmFn[T], q, k, v, probs, g, dq, dk, dv []T) {
+	HD := a.H * a.D
+	parallel.For(a.B*a.H, 1, func(lo, hi int) {
+		dp := make([]T, a.Tq*a.Tk)
+		var pd []T
+		if a.p > 0 {
+			pd = make([]T, a.Tq*a.Tk)
+		}
+		inv := T(1 / (1 - a.p))
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/a.H, bh%a.H
+			qOff, kOff := b*a.Tq*HD+h*a.D, b*a.Tk*HD+h*a.D
+			p := probs[bh*a.Tq*a.Tk : (bh+1)*a.Tq*a.Tk]
+			used := p
+			if a.p > 0 {
+				for i := 0; i < a.Tq; i++ {
+					for j := 0; j < a.Tk; j++ {
+						x := p[i*a.Tk+j] * inv
+						if a.dropped(bh, i, j) {
+							x = 0
+						}
+						pd[i*a.Tk+j] = x
+					}
+				}
+				used = pd
+			}
+			// dv_h = usedᵀ g_h, [Tk, D].
+			gemm(true, false, a.Tk, a.D, a.Tq, 1, used, a.Tk, g[qOff:], HD, dv[kOff:], HD)
+			// d used = g_h v_hᵀ, [Tq, Tk].
+			gemm(false, true, a.Tq, a.Tk, a.D, 1, g[qOff:], HD, v[kOff:], HD, dp, a.Tk)
+			for i := 0; i < a.Tq; i++ {
+				row, pr := dp[i*a.Tk:(i+1)*a.Tk], p[i*a.Tk:(i+1)*a.Tk]
+				if a.p > 0 {
+					for j := range row {
+						if a.dropped(bh, i, j) {
+							row[j] = 0
+						} else {
+							row[j] *= inv
+						}
+					}
+				}
+				// Softmax backward: dS = P ⊙ (dP - Σ_j dP P). A fully
+				// masked row's uniform output does not depend on the
+				// scores, so its gradient is zero.
+				var dot float64
+				for j, x := range row {
+					dot += float64(x) * float64(pr[j])
+				}
+				fullyMasked := true
+				for j := range row {
+					if a.visible(b, i, j) {
+						fullyMasked = false
+						break
+					}
+				}
+				for j, x := range row {
+					if fullyMasked {
+						row[j] = 0
+					} else {
+						row[j] = pr[j] * (x - T(dot))
+					}
+				}
+			}
+			// dq_h = scale * dS k_h, [Tq, D]; dk_h = scale * dSᵀ q_h, [Tk, D].
+			gemm(false, false, a.Tq, a.D, a.Tk, T(a.scale), dp, a.Tk, k[kOff:], HD, dq[qOff:], HD)
+			gemm(true, false, a.Tk, a.D, a.Tq, T(a.scale), dp, a.Tk, q[qOff:], HD, dk[kOff:], HD)
+		}
+	})
+}
