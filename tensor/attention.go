@@ -150,7 +150,8 @@ func (a *attn) visible(b, i, j int) bool {
 // attnForward fills probs [B,H,Tq,Tk] and out [B,Tq,H*D], one head per task.
 func attnForward[T Float](a *attn, gemm gemmFn[T], q, k, v, probs, out []T) {
 	HD := a.H * a.D
-	parallel.For(a.B*a.H, 1, func(lo, hi int) {
+	// A few chunks per worker: the per-chunk scratch is allocated once per chunk.
+	parallel.For(a.B*a.H, parallel.Split(a.B*a.H, 1, 4), func(lo, hi int) {
 		var scratch []T
 		if a.p > 0 {
 			scratch = make([]T, a.Tq*a.Tk)
@@ -232,7 +233,8 @@ func maskedSoftmaxRow[T Float](a *attn, b, i int, row []T) {
 // write disjoint columns, so tasks never touch the same memory.
 func attnBackward[T Float](a *attn, gemm gemmFn[T], q, k, v, probs, g, dq, dk, dv []T) {
 	HD := a.H * a.D
-	parallel.For(a.B*a.H, 1, func(lo, hi int) {
+	// A few chunks per worker: the per-chunk scratch is allocated once per chunk.
+	parallel.For(a.B*a.H, parallel.Split(a.B*a.H, 1, 4), func(lo, hi int) {
 		dp := make([]T, a.Tq*a.Tk)
 		var pd []T
 		if a.p > 0 {
