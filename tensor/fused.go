@@ -105,7 +105,7 @@ func BiasGELU(x, b *Tensor, tanhApprox bool) *Tensor {
 	y := empty(x.dtype, x.shape...)
 	switch x.dtype {
 	case Float32:
-		biasGELU(floats[float32](y), floats[float32](x), floats[float32](b), nil, tanhApprox)
+		biasGELU32(floats[float32](y), floats[float32](x), floats[float32](b), nil, tanhApprox)
 	default:
 		biasGELU(floats[float64](y), floats[float64](x), floats[float64](b), nil, tanhApprox)
 	}
@@ -113,7 +113,7 @@ func BiasGELU(x, b *Tensor, tanhApprox bool) *Tensor {
 		gx := empty(x.dtype, x.shape...)
 		switch x.dtype {
 		case Float32:
-			biasGELU(floats[float32](gx), floats[float32](x), floats[float32](b), floats[float32](g), tanhApprox)
+			biasGELU32(floats[float32](gx), floats[float32](x), floats[float32](b), floats[float32](g), tanhApprox)
 		default:
 			biasGELU(floats[float64](gx), floats[float64](x), floats[float64](b), floats[float64](g), tanhApprox)
 		}
@@ -124,6 +124,36 @@ func BiasGELU(x, b *Tensor, tanhApprox bool) *Tensor {
 		return []*Tensor{gx, gb}
 	}, x, b)
 	return y
+}
+
+// biasGELU32 is biasGELU for float32 with the fast float32 Φ and φ (the
+// tanh form goes through float64 math).
+func biasGELU32(dst, x, b, g []float32, tanhApprox bool) {
+	if tanhApprox {
+		biasGELU(dst, x, b, g, true)
+		return
+	}
+	n := len(b)
+	rows := len(x) / max(n, 1)
+	parallel.For(rows, max(1, (1<<14)/max(n, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, dr := x[r*n:(r+1)*n], dst[r*n:(r+1)*n]
+			if g == nil {
+				for j, xv := range xr {
+					u := xv + b[j]
+					cdf, _ := kernels.NormCDF32(u)
+					dr[j] = u * cdf
+				}
+				continue
+			}
+			gr := g[r*n : (r+1)*n]
+			for j, xv := range xr {
+				u := xv + b[j]
+				cdf, pdf := kernels.NormCDF32(u)
+				dr[j] = gr[j] * (cdf + u*pdf)
+			}
+		}
+	})
 }
 
 // biasGELU sets dst = gelu(x + b) when g is nil, else dst = g * gelu'(x + b).
