@@ -198,21 +198,53 @@ func layerNormBwd[T Float](gx, gw, gb, g, x, w []T, mean, rstd []float64, d int)
 		for r := lo; r < hi; r++ {
 			xr, gr := x[r*d:(r+1)*d], g[r*d:(r+1)*d]
 			mu, rs := mean[r], rstd[r]
+			gr = gr[:len(xr)]
 			var sg, sgx float64 // Σ gh, Σ gh*xh
-			for i, v := range xr {
-				xh := (float64(v) - mu) * rs
-				gv := float64(gr[i])
-				gh := gv
-				if w != nil {
-					gh *= float64(w[i])
+			if w != nil && dw != nil && db != nil {
+				// The training case, without branches; two accumulators
+				// each so that the sums are not bound by the add latency.
+				w, dw, db := w[:len(xr)], dw[:len(xr)], db[:len(xr)]
+				var sg1, sgx1 float64
+				i := 0
+				for ; i+2 <= len(xr); i += 2 {
+					xh0 := (float64(xr[i]) - mu) * rs
+					xh1 := (float64(xr[i+1]) - mu) * rs
+					g0, g1 := float64(gr[i]), float64(gr[i+1])
+					gh0, gh1 := g0*float64(w[i]), g1*float64(w[i+1])
+					sg += gh0
+					sg1 += gh1
+					sgx += gh0 * xh0
+					sgx1 += gh1 * xh1
+					dw[i] += g0 * xh0
+					dw[i+1] += g1 * xh1
+					db[i] += g0
+					db[i+1] += g1
 				}
-				sg += gh
-				sgx += gh * xh
-				if dw != nil {
+				for ; i < len(xr); i++ {
+					xh := (float64(xr[i]) - mu) * rs
+					gv := float64(gr[i])
+					sg += gv * float64(w[i])
+					sgx += gv * float64(w[i]) * xh
 					dw[i] += gv * xh
-				}
-				if db != nil {
 					db[i] += gv
+				}
+				sg, sgx = sg+sg1, sgx+sgx1
+			} else {
+				for i, v := range xr {
+					xh := (float64(v) - mu) * rs
+					gv := float64(gr[i])
+					gh := gv
+					if w != nil {
+						gh *= float64(w[i])
+					}
+					sg += gh
+					sgx += gh * xh
+					if dw != nil {
+						dw[i] += gv * xh
+					}
+					if db != nil {
+						db[i] += gv
+					}
 				}
 			}
 			if gx == nil {
@@ -220,8 +252,9 @@ func layerNormBwd[T Float](gx, gw, gb, g, x, w []T, mean, rstd []float64, d int)
 			}
 			a, bb := sg/float64(d), sgx/float64(d)
 			dr := gx[r*d : (r+1)*d]
+			dr = dr[:len(xr)]
 			if w != nil {
-				w := w[:d]
+				w := w[:len(xr)]
 				for i, v := range xr {
 					xh := (float64(v) - mu) * rs
 					dr[i] = T(rs * (float64(gr[i])*float64(w[i]) - a - xh*bb))
