@@ -423,7 +423,7 @@ func indexAddKernel[T Float](dst, src []T, idx []int64, outer, n, inner int, ski
 				continue
 			}
 			d := dst[(o*n+int(v))*inner:][:inner]
-			s := src[(o*m+k)*inner:][:inner]
+			s := src[(o*m+k)*inner:][:len(d)]
 			for i := range d {
 				d[i] += s[i]
 			}

@@ -329,11 +329,27 @@ func stridedKernel[E anyElem](dst, src []E, base int, shape, st []int) {
 				d := dst[slab*m*inner:]
 				for j0 := 0; j0 < inner; j0 += transposeBlock {
 					j1 := min(j0+transposeBlock, inner)
-					for i := i0; i < i1; i++ {
-						row := d[i*inner : i*inner+j1]
-						s := off + i
-						for j := j0; j < j1; j++ {
-							row[j] = src[s+j*is]
+					i := i0
+					// Four output rows at a time: each strided step reads
+					// four neighbouring source elements (one cache line).
+					for ; i+4 <= i1; i += 4 {
+						r0 := d[i*inner+j0 : i*inner+j1]
+						r1 := d[(i+1)*inner+j0:][:len(r0)]
+						r2 := d[(i+2)*inner+j0:][:len(r0)]
+						r3 := d[(i+3)*inner+j0:][:len(r0)]
+						s := off + i + j0*is
+						for j := range r0 {
+							p := src[s : s+4]
+							r0[j], r1[j], r2[j], r3[j] = p[0], p[1], p[2], p[3]
+							s += is
+						}
+					}
+					for ; i < i1; i++ {
+						row := d[i*inner+j0 : i*inner+j1]
+						s := off + i + j0*is
+						for j := range row {
+							row[j] = src[s]
+							s += is
 						}
 					}
 				}
