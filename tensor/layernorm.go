@@ -92,15 +92,14 @@ func rowGrain(rows, d int) int {
 // chain of one accumulator would bound the loop by the add latency).
 func sumRow[T Float](x []T) float64 {
 	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += float64(x[i])
-		s1 += float64(x[i+1])
-		s2 += float64(x[i+2])
-		s3 += float64(x[i+3])
+	for ; len(x) >= 4; x = x[4:] {
+		s0 += float64(x[0])
+		s1 += float64(x[1])
+		s2 += float64(x[2])
+		s3 += float64(x[3])
 	}
-	for ; i < len(x); i++ {
-		s0 += float64(x[i])
+	for _, v := range x {
+		s0 += float64(v)
 	}
 	return (s0 + s1) + (s2 + s3)
 }
@@ -108,16 +107,15 @@ func sumRow[T Float](x []T) float64 {
 // sqDevRow returns Σ (x[i] - mu)² in float64.
 func sqDevRow[T Float](x []T, mu float64) float64 {
 	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		c0, c1, c2, c3 := float64(x[i])-mu, float64(x[i+1])-mu, float64(x[i+2])-mu, float64(x[i+3])-mu
+	for ; len(x) >= 4; x = x[4:] {
+		c0, c1, c2, c3 := float64(x[0])-mu, float64(x[1])-mu, float64(x[2])-mu, float64(x[3])-mu
 		s0 += c0 * c0
 		s1 += c1 * c1
 		s2 += c2 * c2
 		s3 += c3 * c3
 	}
-	for ; i < len(x); i++ {
-		c := float64(x[i]) - mu
+	for _, v := range x {
+		c := float64(v) - mu
 		s0 += c * c
 	}
 	return (s0 + s1) + (s2 + s3)
@@ -130,7 +128,8 @@ func layerNormFwd[T Float](out, x, w, b []T, mean, rstd []float64, d int, eps fl
 	rows := len(mean)
 	parallel.For(rows, rowGrain(rows, d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			xr, or := x[r*d:(r+1)*d], out[r*d:(r+1)*d]
+			xr := x[r*d : (r+1)*d]
+			or := out[r*d:][:len(xr)] // same length as xr: no bounds checks below
 			mu := sumRow(xr) / float64(d)
 			rs := 1 / math.Sqrt(sqDevRow(xr, mu)/float64(d)+eps)
 			mean[r], rstd[r] = mu, rs
@@ -141,17 +140,17 @@ func layerNormFwd[T Float](out, x, w, b []T, mean, rstd []float64, d int, eps fl
 			mlo, s := T(mu-float64(m)), T(rs)
 			switch {
 			case w != nil && b != nil:
-				w, b := w[:d], b[:d]
+				w, b := w[:len(xr)], b[:len(xr)]
 				for i, v := range xr {
 					or[i] = (v-m-mlo)*s*w[i] + b[i]
 				}
 			case w != nil:
-				w := w[:d]
+				w := w[:len(xr)]
 				for i, v := range xr {
 					or[i] = (v - m - mlo) * s * w[i]
 				}
 			case b != nil:
-				b := b[:d]
+				b := b[:len(xr)]
 				for i, v := range xr {
 					or[i] = (v-m-mlo)*s + b[i]
 				}
