@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"sync/atomic"
+
+	"github.com/kiln-ml/kiln/internal/parallel"
 )
 
 // node records how a tensor was made: the op's name, its inputs, and the
@@ -134,12 +136,15 @@ func (t *Tensor) BackwardWith(g *Tensor) {
 // allocation, never an arena's, so it outlives the step that made it.
 func accumulateLeaf(leaf, g *Tensor) {
 	if leaf.grad == nil {
+		// First gradient: copy rather than zero-then-add (one pass, not two).
 		switch leaf.dtype {
 		case Float32:
 			leaf.grad = newTensor(Float32, make([]float32, leaf.NumElems()), leaf.shape)
 		default:
 			leaf.grad = newTensor(Float64, make([]float64, leaf.NumElems()), leaf.shape)
 		}
+		copyData(leaf.grad, g)
+		return
 	}
 	addInto(leaf.grad, g)
 }
@@ -184,14 +189,18 @@ func topoOrder(root *Tensor) []*Tensor {
 func addInto(dst, src *Tensor) {
 	switch d := dst.data.(type) {
 	case []float32:
-		s := src.data.([]float32)
-		for i := range d {
-			d[i] += s[i]
-		}
+		addSlices(d, src.data.([]float32))
 	case []float64:
-		s := src.data.([]float64)
+		addSlices(d, src.data.([]float64))
+	}
+}
+
+// addSlices sets dst += src, split across the worker pool when large.
+func addSlices[T Float](dst, src []T) {
+	parallel.For(len(dst), 1<<16, func(lo, hi int) {
+		d, s := dst[lo:hi], src[lo:hi]
 		for i := range d {
 			d[i] += s[i]
 		}
-	}
+	})
 }
