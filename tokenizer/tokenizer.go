@@ -78,6 +78,14 @@ type Tokenizer struct {
 	padToken string
 
 	scratch sync.Pool
+
+	// earlyExit emulates tokenizers 0.23.1+ (HF issue #2091): with
+	// truncation on, tokenization of each text stops at the first
+	// pre-tokenized word that brings it to MaxLength tokens, so overflowing
+	// windows never reach past MaxLength. kiln's default is the intended
+	// (0.22.2) behaviour, windows over the whole text; the parity tests
+	// switch this on to compare with the 0.23.2 reference byte for byte.
+	earlyExit bool
 }
 
 // scratch holds per-call buffers so that encoding allocates little.
@@ -192,10 +200,14 @@ func (t *Tokenizer) padBatch(encs []*Encoding, opts Options) {
 
 // encode runs the whole pipeline except padding.
 func (t *Tokenizer) encode(a, b string, pair bool, opts Options) (*Encoding, error) {
-	ea := t.encodeText(a)
+	limit := -1
+	if t.earlyExit && opts.Truncation != NoTruncation {
+		limit = opts.MaxLength
+	}
+	ea := t.encodeText(a, limit)
 	var eb *Encoding
 	if pair {
-		eb = t.encodeText(b)
+		eb = t.encodeText(b, limit)
 	}
 	if opts.Truncation != NoTruncation {
 		if err := t.truncate(ea, eb, opts); err != nil {
@@ -273,20 +285,20 @@ func (t *Tokenizer) truncate(a, b *Encoding, opts Options) error {
 // encodeText tokenizes one text: added tokens are cut out of the raw text
 // first, each remaining segment is normalized, pre-tokenized and tokenized.
 // Word ids count added tokens and pre-tokenized pieces, as HF does.
-func (t *Tokenizer) encodeText(text string) *Encoding {
+func (t *Tokenizer) encodeText(text string, limit int) *Encoding {
 	sc, _ := t.scratch.Get().(*scratch)
 	if sc == nil {
 		sc = &scratch{}
 	}
 	e := &Encoding{}
 	word := 0
-	for pos := 0; pos <= len(text); {
+	for pos := 0; pos <= len(text) && (limit < 0 || e.Len() < limit); {
 		s, end, idx := t.added.raw.find(t.added.tokens, text, pos)
 		if idx < 0 {
 			s, end = len(text), len(text)
 		}
 		if s > pos {
-			word = t.encodeSegment(e, sc, text[pos:s], pos, word)
+			word = t.encodeSegment(e, sc, text[pos:s], pos, word, limit)
 		}
 		if idx < 0 {
 			break
@@ -303,7 +315,7 @@ func (t *Tokenizer) encodeText(text string) *Encoding {
 
 // encodeSegment tokenizes text (starting at byte base of the whole text)
 // into e and returns the next word id.
-func (t *Tokenizer) encodeSegment(e *Encoding, sc *scratch, text string, base, word int) int {
+func (t *Tokenizer) encodeSegment(e *Encoding, sc *scratch, text string, base, word, limit int) int {
 	nrm := &sc.nrm
 	normalize(t.normalizer, text, base, nrm)
 	if t.prefixSpc && len(nrm.s) > 0 && nrm.s[0] != ' ' {
@@ -326,6 +338,9 @@ func (t *Tokenizer) encodeSegment(e *Encoding, sc *scratch, text string, base, w
 				e.appendToken(int(tk.id), t.idToToken[tk.id], 0, 0, Offset{}, Offset{lo, hi}, word, 0)
 			}
 			word++
+			if limit >= 0 && e.Len() >= limit {
+				return word
+			}
 		}
 		if idx < 0 {
 			break
