@@ -2,7 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
-	"runtime"
+	"github.com/kiln-ml/kiln/internal/parallel"
 	"testing"
 )
 
@@ -49,7 +49,7 @@ func BenchmarkEncode(b *testing.B) {
 				}
 			}
 		})
-		b.Run(fmt.Sprintf("%s/batch-threads=%d", c.name, runtime.GOMAXPROCS(0)), func(b *testing.B) {
+		b.Run(fmt.Sprintf("%s/batch-threads=%d", c.name, parallel.Workers()), func(b *testing.B) {
 			b.SetBytes(size)
 			for b.Loop() {
 				if _, err := c.tok.EncodeBatch(lines, Options{}); err != nil {

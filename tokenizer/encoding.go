@@ -55,6 +55,19 @@ func (e *Encoding) appendToken(id int, tok string, typ, special int, off, boff O
 	e.SequenceIDs = append(e.SequenceIDs, seq)
 }
 
+// grow preallocates room for n tokens.
+func (e *Encoding) grow(n int) {
+	e.IDs = make([]int, 0, n)
+	e.Tokens = make([]string, 0, n)
+	e.TypeIDs = make([]int, 0, n)
+	e.AttentionMask = make([]int, 0, n)
+	e.SpecialTokensMask = make([]int, 0, n)
+	e.Offsets = make([]Offset, 0, n)
+	e.ByteOffsets = make([]Offset, 0, n)
+	e.WordIDs = make([]int, 0, n)
+	e.SequenceIDs = make([]int, 0, n)
+}
+
 // slice returns a copy of tokens [lo, hi) without overflowing windows.
 func (e *Encoding) slice(lo, hi int) *Encoding {
 	return &Encoding{

@@ -58,7 +58,17 @@ func (p *templateProcessor) process(a, b *Encoding, specials bool) *Encoding {
 	if b != nil {
 		tpl = p.pair
 	}
+	// Without overflowing windows nothing needs HF's merge recursion: append
+	// into one preallocated encoding (the common, fast case).
+	fast := len(a.Overflowing) == 0 && (b == nil || len(b.Overflowing) == 0)
 	out := &Encoding{}
+	if fast {
+		n := a.Len() + p.added(b != nil)
+		if b != nil {
+			n += b.Len()
+		}
+		out.grow(n)
+	}
 	for _, pc := range tpl {
 		if pc.special == "" {
 			e := a
@@ -66,7 +76,11 @@ func (p *templateProcessor) process(a, b *Encoding, specials bool) *Encoding {
 				e = b
 			}
 			e.setSequence(pc.typeID, pc.seq)
-			out.mergeWith(e.clone())
+			if fast {
+				out.mergeWith(e)
+			} else {
+				out.mergeWith(e.clone())
+			}
 			continue
 		}
 		if !specials {

@@ -291,6 +291,7 @@ func (t *Tokenizer) encodeText(text string, limit int) *Encoding {
 		sc = &scratch{}
 	}
 	e := &Encoding{}
+	e.grow(len(text)/4 + 2) // about one token per 4 bytes of English
 	word := 0
 	for pos := 0; pos <= len(text) && (limit < 0 || e.Len() < limit); {
 		s, end, idx := t.added.raw.find(t.added.tokens, text, pos)

@@ -117,7 +117,10 @@ func TestBadFiles(t *testing.T) {
 			_, err := LoadBPE(write("vocab.json", `{"a":0,"b":1,"ab":2}`), write("merges.txt", "#version: 0.2\na b\nab\n"), false)
 			return err
 		}, "merges.txt:3"},
-		{func() error { _, err := LoadBPE(write("v3.json", "{\n\"a\": 0,\n\"b\": x}"), write("m.txt", ""), false); return err }, "v3.json:3"},
+		{func() error {
+			_, err := LoadBPE(write("v3.json", "{\n\"a\": 0,\n\"b\": x}"), write("m.txt", ""), false)
+			return err
+		}, "v3.json:3"},
 		{func() error {
 			_, err := LoadFile(write("t1.json", `{"model":{"type":"Unigram","vocab":[]}}`))
 			return err
