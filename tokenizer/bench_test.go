@@ -25,9 +25,9 @@ func benchLines(b *testing.B) ([]string, int64) {
 	return lines, n
 }
 
-// BenchmarkEncode reports MB/s for BERT and GPT-2 on one goroutine (a loop of
-// Encode) and on the worker pool (EncodeBatch, GOMAXPROCS threads). Run with
-// -cpu 1,2 to get both thread counts for the batch case.
+// BenchmarkEncode reports MB/s for BERT and GPT-2 on one goroutine ("loop":
+// Encode per text) and on kiln's worker pool ("batch": EncodeBatch, with as
+// many threads as the pool has, i.e. GOMAXPROCS when the pool first starts).
 func BenchmarkEncode(b *testing.B) {
 	lines, size := benchLines(b)
 	bert := loadBERT(b)
