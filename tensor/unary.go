@@ -172,13 +172,14 @@ func unaryFwd[T Float](op unaryOp, dst, src []T, p, q float64) {
 		case opPow:
 			powFwd(d, s, p)
 		case opClamp:
+			// Bounds compare in T, as PyTorch converts them to x's dtype.
+			lo, hi := T(p), T(q)
 			for i, v := range s {
-				v64 := float64(v)
-				if v64 < p {
-					v = T(p)
+				if v < lo {
+					v = lo
 				}
-				if v64 > q {
-					v = T(q)
+				if v > hi {
+					v = hi
 				}
 				d[i] = v
 			}
@@ -297,8 +298,9 @@ func unaryBwd[T Float](op unaryOp, dx, g, x, y []T, p, q float64) {
 		case opPow:
 			powBwd(d, gs, xs, p)
 		case opClamp:
+			lo, hi := T(p), T(q)
 			for i, v := range gs {
-				if xv := float64(xs[i]); xv >= p && xv <= q {
+				if xv := xs[i]; xv >= lo && xv <= hi {
 					d[i] = v
 				} else {
 					d[i] = 0
