@@ -322,3 +322,46 @@ func TestSoftmaxFullyMaskedRowIsNaN(t *testing.T) {
 		t.Fatalf("partly masked row %v", y[3:])
 	}
 }
+
+// TestFastMath checks the float32 kernels' exp and normal CDF against the
+// math package over their whole useful range, in relative terms.
+func TestFastMath(t *testing.T) {
+	worst := 0.0
+	for x := -700.0; x <= 700; x += 0.0137 {
+		got, want := exp32(x), math.Exp(x)
+		worst = max(worst, math.Abs(got-want)/want)
+	}
+	if worst > 1e-9 {
+		t.Fatalf("exp32 relative error %.3g", worst)
+	}
+	if exp32(math.Inf(-1)) != 0 || !math.IsInf(exp32(800), 1) || !math.IsNaN(exp32(math.NaN())) || exp32(0) != 1 {
+		t.Fatal("exp32 special values")
+	}
+	worstCDF, worstPDF := 0.0, 0.0
+	for x := -37.0; x <= 12; x += 0.00731 {
+		cdf, pdf := normCDFPDF[float32](x)
+		wantCDF := 0.5 * math.Erfc(-x*invSqrt2)
+		wantPDF := invSqrt2Pi * math.Exp(-0.5*x*x)
+		worstCDF = max(worstCDF, math.Abs(cdf-wantCDF)/wantCDF)
+		worstPDF = max(worstPDF, math.Abs(pdf-wantPDF)/wantPDF)
+	}
+	if worstCDF > 1e-8 || worstPDF > 1e-9 {
+		t.Fatalf("normCDFPDF relative errors: cdf %.3g, pdf %.3g", worstCDF, worstPDF)
+	}
+	// GELU in float32 against float64 over the activation's range.
+	xs := make([]float64, 0, 4000)
+	for x := -12.0; x <= 12; x += 0.006 {
+		xs = append(xs, x)
+	}
+	x64 := To(To(FromFloat64(xs), Float32), Float64) // exactly representable inputs
+	for name, f := range map[string]func(*Tensor) *Tensor{"GELU": GELU, "GELUTanh": GELUTanh, "Sigmoid": Sigmoid, "Exp": Exp} {
+		a, b := Detach(x64).SetRequiresGrad(true), To(x64, Float32).SetRequiresGrad(true)
+		ya, yb := f(a), f(b)
+		ya.BackwardWith(Ones(Float64, len(xs)))
+		yb.BackwardWith(Ones(Float32, len(xs)))
+		assertClose(t, name, yb.Float64s(), ya.Float64s(), 2e-7, 1e-30)
+		// Sigmoid's gradient s(1-s) comes from the float32 output, as in
+		// PyTorch, so it is only absolutely accurate where s is near 1.
+		assertClose(t, name+" grad", b.Grad().Float64s(), a.Grad().Float64s(), 1e-6, 1e-7)
+	}
+}

@@ -88,7 +88,7 @@ func softmaxFwd[T Float](dst, src []T, k0, n, k1 int, log bool) {
 				off := base + j*k1
 				row, d := src[off:off+w], dst[off:off+w]
 				for c, v := range row {
-					e := math.Exp(float64(v) - m[c])
+					e := expT[T](float64(v) - m[c])
 					s[c] += e
 					if !log {
 						d[c] = T(e)
@@ -132,7 +132,7 @@ func softmaxRow[T Float](d, s []T, log bool) {
 	var sum float64
 	if log {
 		for _, v := range s {
-			sum += math.Exp(float64(v) - mf)
+			sum += expT[T](float64(v) - mf)
 		}
 		lse := mf + math.Log(sum)
 		for i, v := range s {
@@ -141,7 +141,7 @@ func softmaxRow[T Float](d, s []T, log bool) {
 		return
 	}
 	for i, v := range s {
-		e := math.Exp(float64(v) - mf)
+		e := expT[T](float64(v) - mf)
 		sum += e
 		d[i] = T(e)
 	}
@@ -192,7 +192,7 @@ func softmaxBwd[T Float](dx, g, y []T, k0, n, k1 int, log bool) {
 				gr, yr, d := g[off:off+w], y[off:off+w], dx[off:off+w]
 				if log {
 					for c, v := range gr {
-						d[c] = T(float64(v) - math.Exp(float64(yr[c]))*a[c])
+						d[c] = T(float64(v) - expT[T](float64(yr[c]))*a[c])
 					}
 				} else {
 					for c, v := range gr {
@@ -210,7 +210,7 @@ func softmaxBwdRow[T Float](d, g, y []T, log bool) {
 	if log {
 		s = sumRow(g)
 		for i, v := range g {
-			d[i] = T(float64(v) - math.Exp(float64(y[i]))*s)
+			d[i] = T(float64(v) - expT[T](float64(y[i]))*s)
 		}
 		return
 	}

@@ -140,7 +140,7 @@ func unaryFwd[T Float](op unaryOp, dst, src []T, p, q float64) {
 			}
 		case opExp:
 			for i, v := range s {
-				d[i] = T(math.Exp(float64(v)))
+				d[i] = T(expT[T](float64(v)))
 			}
 		case opLog:
 			for i, v := range s {
@@ -160,7 +160,7 @@ func unaryFwd[T Float](op unaryOp, dst, src []T, p, q float64) {
 			}
 		case opSigmoid:
 			for i, v := range s {
-				d[i] = T(sigmoid64(float64(v)))
+				d[i] = T(sigmoidT[T](float64(v)))
 			}
 		case opAbs:
 			for i, v := range s {
@@ -193,12 +193,14 @@ func unaryFwd[T Float](op unaryOp, dst, src []T, p, q float64) {
 		case opGELU:
 			for i, v := range s {
 				x := float64(v)
-				d[i] = T(0.5 * x * (1 + math.Erf(x*invSqrt2)))
+				cdf, _ := normCDFPDF[T](x)
+				d[i] = T(x * cdf)
 			}
 		case opGELUTanh:
 			for i, v := range s {
+				// 0.5·(1+tanh(u)) = sigmoid(2u): accurate in both tails.
 				x := float64(v)
-				d[i] = T(0.5 * x * (1 + math.Tanh(sqrt2Pi*(x+geluCoef*x*x*x))))
+				d[i] = T(x * sigmoidT[T](2*sqrt2Pi*(x+geluCoef*x*x*x)))
 			}
 		case opSoftplus:
 			for i, v := range s {
@@ -206,7 +208,7 @@ func unaryFwd[T Float](op unaryOp, dst, src []T, p, q float64) {
 				if x > softplusThre {
 					d[i] = v
 				} else {
-					d[i] = T(math.Log1p(math.Exp(x)))
+					d[i] = T(math.Log1p(expT[T](x)))
 				}
 			}
 		}
@@ -235,15 +237,6 @@ func powFwd[T Float](d, s []T, p float64) {
 			d[i] = T(math.Pow(float64(v), p))
 		}
 	}
-}
-
-// sigmoid64 is 1/(1+e⁻ˣ) without overflow for large |x|.
-func sigmoid64(x float64) float64 {
-	if x >= 0 {
-		return 1 / (1 + math.Exp(-x))
-	}
-	e := math.Exp(x)
-	return e / (1 + e)
 }
 
 // unaryBwd sets dx = g · op'(x), using the saved input x or output y,
@@ -317,17 +310,18 @@ func unaryBwd[T Float](op unaryOp, dx, g, x, y []T, p, q float64) {
 		case opGELU:
 			for i, v := range gs {
 				x := float64(xs[i])
-				cdf := 0.5 * (1 + math.Erf(x*invSqrt2))
-				pdf := invSqrt2Pi * math.Exp(-0.5*x*x)
+				cdf, pdf := normCDFPDF[T](x)
 				d[i] = T(float64(v) * (cdf + x*pdf))
 			}
 		case opGELUTanh:
 			for i, v := range gs {
+				// y = x·s with s = sigmoid(2u) = (1+tanh u)/2, so
+				// y' = s + 2x·s(1-s)·u'.
 				x := float64(xs[i])
 				x2 := x * x
-				t := math.Tanh(sqrt2Pi * (x + geluCoef*x2*x))
+				s := sigmoidT[T](2 * sqrt2Pi * (x + geluCoef*x2*x))
 				du := sqrt2Pi * (1 + 3*geluCoef*x2)
-				d[i] = T(float64(v) * (0.5*(1+t) + 0.5*x*(1-t*t)*du))
+				d[i] = T(float64(v) * (s + 2*x*s*(1-s)*du))
 			}
 		case opSoftplus:
 			for i, v := range gs {
@@ -335,7 +329,7 @@ func unaryBwd[T Float](op unaryOp, dx, g, x, y []T, p, q float64) {
 				if x > softplusThre {
 					d[i] = v
 				} else {
-					z := math.Exp(x)
+					z := expT[T](x)
 					d[i] = T(float64(v) * z / (z + 1))
 				}
 			}
