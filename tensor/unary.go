@@ -9,8 +9,9 @@ import (
 
 // Element-wise unary ops. Each forward is one pass over x; each backward is
 // one pass over g and the saved x and/or output (both stay referenced by the
-// graph node anyway, so saving them costs no memory). Float32 transcendental
-// functions go through float64 math for accuracy.
+// graph node anyway, so saving them costs no memory). Float32 kernels compute
+// in float64, with the fast exp and normal CDF of fastmath.go where they
+// matter (exp, sigmoid, GELU, softplus); float64 kernels use the math package.
 
 type unaryOp uint8
 
@@ -92,8 +93,11 @@ func Clamp(x *Tensor, lo, hi float64) *Tensor {
 // PyTorch. x: any shape -> same shape.
 func ReLU(x *Tensor) *Tensor { return unary(opReLU, x, 0, 0) }
 
-// GELU returns the exact (erf) Gaussian error linear unit 0.5·x·(1+erf(x/√2)),
-// BERT's activation and PyTorch's default. x: any shape -> same shape.
+// GELU returns the exact (erf) Gaussian error linear unit 0.5·x·(1+erf(x/√2))
+// = x·Φ(x), BERT's activation and PyTorch's default. Φ is computed with erfc
+// (float64) or a Mills-ratio table (float32), both accurate in relative terms
+// in the far negative tail, where 1+erf would cancel.
+// x: any shape -> same shape.
 func GELU(x *Tensor) *Tensor { return unary(opGELU, x, 0, 0) }
 
 // GELUTanh returns the tanh approximation of GELU,
