@@ -175,16 +175,11 @@ func biasGELU[T Float](dst, x, b, g []T, tanhApprox bool) {
 	})
 }
 
-const (
-	sqrt2OverPi = 0.7978845608028654 // √(2/π), gelu_new's constant
-	invSqrt2    = 0.7071067811865476
-	invSqrt2Pi  = 0.3989422804014327 // 1/√(2π), the normal density's constant
-)
 
 // gelu is x Φ(x) (erf form) or HF's tanh approximation.
 func gelu(x float64, tanhApprox bool) float64 {
 	if tanhApprox {
-		return 0.5 * x * (1 + math.Tanh(sqrt2OverPi*(x+0.044715*x*x*x)))
+		return 0.5 * x * (1 + math.Tanh(sqrt2Pi*(x+0.044715*x*x*x)))
 	}
 	return 0.5 * x * (1 + math.Erf(x*invSqrt2))
 }
@@ -192,8 +187,8 @@ func gelu(x float64, tanhApprox bool) float64 {
 // geluGrad is the derivative of gelu.
 func geluGrad(x float64, tanhApprox bool) float64 {
 	if tanhApprox {
-		t := math.Tanh(sqrt2OverPi * (x + 0.044715*x*x*x))
-		return 0.5*(1+t) + 0.5*x*(1-t*t)*sqrt2OverPi*(1+3*0.044715*x*x)
+		t := math.Tanh(sqrt2Pi * (x + 0.044715*x*x*x))
+		return 0.5*(1+t) + 0.5*x*(1-t*t)*sqrt2Pi*(1+3*0.044715*x*x)
 	}
 	return 0.5*(1+math.Erf(x*invSqrt2)) + x*invSqrt2Pi*math.Exp(-0.5*x*x)
 }

@@ -82,26 +82,10 @@ func optFloats[T Float](t *Tensor) []T {
 	return floats[T](t)
 }
 
-// rowGrain returns rows per chunk for row kernels of width d: chunks of at
-// least copyGrain elements, and no more than about two per worker.
-func rowGrain(rows, d int) int {
+// lnRowGrain splits rows of width d into about two chunks per worker, but
+// never fewer than copyGrain elements per chunk.
+func lnRowGrain(rows, d int) int {
 	return max(1, (rows+2*parallel.Workers()-1)/(2*parallel.Workers()), copyGrain/max(d, 1))
-}
-
-// sumRow returns Σ float64(x[i]) with four accumulators (the dependency
-// chain of one accumulator would bound the loop by the add latency).
-func sumRow[T Float](x []T) float64 {
-	var s0, s1, s2, s3 float64
-	for ; len(x) >= 4; x = x[4:] {
-		s0 += float64(x[0])
-		s1 += float64(x[1])
-		s2 += float64(x[2])
-		s3 += float64(x[3])
-	}
-	for _, v := range x {
-		s0 += float64(v)
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 // sqDevRow returns Σ (x[i] - mu)² in float64.
@@ -126,7 +110,7 @@ func sqDevRow[T Float](x []T, mu float64) float64 {
 // while it sits in cache, then one write pass.
 func layerNormFwd[T Float](out, x, w, b []T, mean, rstd []float64, d int, eps float64) {
 	rows := len(mean)
-	parallel.For(rows, rowGrain(rows, d), func(lo, hi int) {
+	parallel.For(rows, lnRowGrain(rows, d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr := x[r*d : (r+1)*d]
 			or := out[r*d:][:len(xr)] // same length as xr: no bounds checks below
@@ -173,7 +157,7 @@ func layerNormFwd[T Float](out, x, w, b []T, mean, rstd []float64, d int, eps fl
 // gx, gw, gb may each be nil when that gradient is not needed.
 func layerNormBwd[T Float](gx, gw, gb, g, x, w []T, mean, rstd []float64, d int) {
 	rows := len(mean)
-	grain := rowGrain(rows, d)
+	grain := lnRowGrain(rows, d)
 	chunks := 0
 	if rows > 0 {
 		chunks = (rows + grain - 1) / grain
