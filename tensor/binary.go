@@ -296,55 +296,25 @@ func binRow[T Float](op binOp, out, a, b []T, ia, ib int) {
 }
 
 // sumTo sums g (of a broadcast shape) down to shape, the inverse of
-// broadcasting; it returns g itself when the shapes already match.
+// broadcasting; it returns g itself when the shapes already match. It uses
+// SumAxes' kernel: parallel, accumulating in float64.
 func sumTo(g *Tensor, shape []int) *Tensor {
 	if sameShape(g.shape, shape) {
 		return g
 	}
-	out := Zeros(g.dtype, shape...)
-	switch g.dtype {
-	case Float32:
-		sumToKernel(floats[float32](out), floats[float32](g), shape, g.shape)
-	default:
-		sumToKernel(floats[float64](out), floats[float64](g), shape, g.shape)
-	}
-	return out
-}
-
-// sumToKernel accumulates src (shape gshape) into dst (shape, broadcastable
-// to gshape). It runs serially: different source rows may hit the same
-// destination row.
-func sumToKernel[T Float](dst, src []T, shape, gshape []int) {
-	if len(src) == 0 {
-		return
-	}
-	st := broadcastStrides(shape, gshape)
-	rank := len(gshape)
-	inner := gshape[rank-1]
-	in := st[rank-1]
-	idx := make([]int, rank)
-	rows := len(src) / inner
-	for r := 0; r < rows; r++ {
-		off, rem := 0, r
-		for d := rank - 2; d >= 0; d-- {
-			idx[d] = rem % gshape[d]
-			rem /= gshape[d]
-			off += idx[d] * st[d]
-		}
-		row := src[r*inner : (r+1)*inner]
-		if in == 1 {
-			d := dst[off : off+inner]
-			for i, v := range row {
-				d[i] += v
-			}
-		} else {
-			var s T
-			for _, v := range row {
-				s += v
-			}
-			dst[off] += s
+	lead := len(g.shape) - len(shape)
+	var axes []int
+	for i := range g.shape {
+		if i < lead || (shape[i-lead] == 1 && g.shape[i] != 1) {
+			axes = append(axes, i)
 		}
 	}
+	if len(axes) == 0 {
+		return view(g, shape) // only size-1 dims differ
+	}
+	var out *Tensor
+	NoGrad(func() { out = SumAxes(g, true, axes...) })
+	return view(out, shape)
 }
 
 // Sum returns the sum of all elements as a 0-d tensor. Float32 sums

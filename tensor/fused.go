@@ -2,7 +2,6 @@ package tensor
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/kiln-ml/kiln/internal/kernels"
 	"github.com/kiln-ml/kiln/internal/parallel"
@@ -105,7 +104,7 @@ func BiasGELU(x, b *Tensor, tanhApprox bool) *Tensor {
 	y := empty(x.dtype, x.shape...)
 	switch x.dtype {
 	case Float32:
-		biasGELU32(floats[float32](y), floats[float32](x), floats[float32](b), nil, tanhApprox)
+		biasGELU(floats[float32](y), floats[float32](x), floats[float32](b), nil, tanhApprox)
 	default:
 		biasGELU(floats[float64](y), floats[float64](x), floats[float64](b), nil, tanhApprox)
 	}
@@ -113,7 +112,7 @@ func BiasGELU(x, b *Tensor, tanhApprox bool) *Tensor {
 		gx := empty(x.dtype, x.shape...)
 		switch x.dtype {
 		case Float32:
-			biasGELU32(floats[float32](gx), floats[float32](x), floats[float32](b), floats[float32](g), tanhApprox)
+			biasGELU(floats[float32](gx), floats[float32](x), floats[float32](b), floats[float32](g), tanhApprox)
 		default:
 			biasGELU(floats[float64](gx), floats[float64](x), floats[float64](b), floats[float64](g), tanhApprox)
 		}
@@ -126,36 +125,6 @@ func BiasGELU(x, b *Tensor, tanhApprox bool) *Tensor {
 	return y
 }
 
-// biasGELU32 is biasGELU for float32 with the fast float32 Φ and φ (the
-// tanh form goes through float64 math).
-func biasGELU32(dst, x, b, g []float32, tanhApprox bool) {
-	if tanhApprox {
-		biasGELU(dst, x, b, g, true)
-		return
-	}
-	n := len(b)
-	rows := len(x) / max(n, 1)
-	parallel.For(rows, max(1, (1<<14)/max(n, 1)), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr, dr := x[r*n:(r+1)*n], dst[r*n:(r+1)*n]
-			if g == nil {
-				for j, xv := range xr {
-					u := xv + b[j]
-					cdf, _ := kernels.NormCDF32(u)
-					dr[j] = u * cdf
-				}
-				continue
-			}
-			gr := g[r*n : (r+1)*n]
-			for j, xv := range xr {
-				u := xv + b[j]
-				cdf, pdf := kernels.NormCDF32(u)
-				dr[j] = gr[j] * (cdf + u*pdf)
-			}
-		}
-	})
-}
-
 // biasGELU sets dst = gelu(x + b) when g is nil, else dst = g * gelu'(x + b).
 func biasGELU[T Float](dst, x, b, g []T, tanhApprox bool) {
 	n := len(b)
@@ -166,29 +135,34 @@ func biasGELU[T Float](dst, x, b, g []T, tanhApprox bool) {
 			for j, xv := range xr {
 				u := float64(xv + b[j])
 				if g == nil {
-					dr[j] = T(gelu(u, tanhApprox))
+					dr[j] = T(geluT[T](u, tanhApprox))
 				} else {
-					dr[j] = T(float64(g[r*n+j]) * geluGrad(u, tanhApprox))
+					dr[j] = T(float64(g[r*n+j]) * geluGradT[T](u, tanhApprox))
 				}
 			}
 		}
 	})
 }
 
-
-// gelu is x Φ(x) (erf form) or HF's tanh approximation.
-func gelu(x float64, tanhApprox bool) float64 {
+// geluT is x Φ(x) (erf form) or HF's tanh approximation, with the float32
+// fast paths of fastmath.go when T is float32.
+func geluT[T Float](x float64, tanhApprox bool) float64 {
 	if tanhApprox {
-		return 0.5 * x * (1 + math.Tanh(sqrt2Pi*(x+0.044715*x*x*x)))
+		// 0.5·(1+tanh(u)) = sigmoid(2u): accurate in both tails.
+		return x * sigmoidT[T](2*sqrt2Pi*(x+geluCoef*x*x*x))
 	}
-	return 0.5 * x * (1 + math.Erf(x*invSqrt2))
+	cdf, _ := normCDFPDF[T](x)
+	return x * cdf
 }
 
-// geluGrad is the derivative of gelu.
-func geluGrad(x float64, tanhApprox bool) float64 {
+// geluGradT is the derivative of geluT.
+func geluGradT[T Float](x float64, tanhApprox bool) float64 {
 	if tanhApprox {
-		t := math.Tanh(sqrt2Pi * (x + 0.044715*x*x*x))
-		return 0.5*(1+t) + 0.5*x*(1-t*t)*sqrt2Pi*(1+3*0.044715*x*x)
+		// y = x·s with s = sigmoid(2u) = (1+tanh u)/2, so y' = s + 2x·s(1-s)·u'.
+		x2 := x * x
+		s := sigmoidT[T](2 * sqrt2Pi * (x + geluCoef*x2*x))
+		return s + 2*x*s*(1-s)*sqrt2Pi*(1+3*geluCoef*x2)
 	}
-	return 0.5*(1+math.Erf(x*invSqrt2)) + x*invSqrt2Pi*math.Exp(-0.5*x*x)
+	cdf, pdf := normCDFPDF[T](x)
+	return cdf + x*pdf
 }

@@ -194,17 +194,10 @@ func unaryFwd[T Float](op unaryOp, dst, src []T, p, q float64) {
 				}
 				d[i] = v
 			}
-		case opGELU:
+		case opGELU, opGELUTanh:
+			tanh := op == opGELUTanh
 			for i, v := range s {
-				x := float64(v)
-				cdf, _ := normCDFPDF[T](x)
-				d[i] = T(x * cdf)
-			}
-		case opGELUTanh:
-			for i, v := range s {
-				// 0.5·(1+tanh(u)) = sigmoid(2u): accurate in both tails.
-				x := float64(v)
-				d[i] = T(x * sigmoidT[T](2*sqrt2Pi*(x+geluCoef*x*x*x)))
+				d[i] = T(geluT[T](float64(v), tanh))
 			}
 		case opSoftplus:
 			for i, v := range s {
@@ -311,21 +304,10 @@ func unaryBwd[T Float](op unaryOp, dx, g, x, y []T, p, q float64) {
 					d[i] = 0
 				}
 			}
-		case opGELU:
+		case opGELU, opGELUTanh:
+			tanh := op == opGELUTanh
 			for i, v := range gs {
-				x := float64(xs[i])
-				cdf, pdf := normCDFPDF[T](x)
-				d[i] = T(float64(v) * (cdf + x*pdf))
-			}
-		case opGELUTanh:
-			for i, v := range gs {
-				// y = x·s with s = sigmoid(2u) = (1+tanh u)/2, so
-				// y' = s + 2x·s(1-s)·u'.
-				x := float64(xs[i])
-				x2 := x * x
-				s := sigmoidT[T](2 * sqrt2Pi * (x + geluCoef*x2*x))
-				du := sqrt2Pi * (1 + 3*geluCoef*x2)
-				d[i] = T(float64(v) * (s + 2*x*s*(1-s)*du))
+				d[i] = T(float64(v) * geluGradT[T](float64(xs[i]), tanh))
 			}
 		case opSoftplus:
 			for i, v := range gs {
