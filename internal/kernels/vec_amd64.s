@@ -106,10 +106,13 @@ GLOBL ·vecMask(SB), RODATA|NOPTR, $64
 
 // Conventions for every kernel below:
 //   - pointers in DI (output), SI, DX, R10..R13 (inputs), count in CX;
-//   - a main loop over 16 or 32 elements (2-4 vectors, independent
-//     dependency chains), then a tail loop over 8 elements with a mask:
-//     TAILMASK(CX) sets Y15 to min(CX, 8) leading lanes, masked loads read
-//     zeros elsewhere and masked stores write only the live lanes;
+//   - a main loop over 8, 16 or 32 elements with plain loads and stores
+//     (1-4 vectors; the transcendental kernels interleave two vectors
+//     instruction by instruction with the ...X2 macros so that two long
+//     dependency chains overlap), then the remainder with a mask:
+//     TAILMASK sets Y15 to min(CX, 8) leading lanes, masked loads read
+//     zeros elsewhere and masked stores write only the live lanes (masked
+//     stores are slow on AMD cores, so they are kept out of main loops);
 //   - an optional operand (GELU bias, LayerNorm weight/bias) that is nil is
 //     replaced by a 32-byte constant (ZERO or ONE) with a pointer step of 0:
 //     R8 holds the step for the main loop, R9 the step for the tail loop;
@@ -142,6 +145,42 @@ GLOBL ·vecMask(SB), RODATA|NOPTR, $64
 	VMULPS R, T, T; \
 	VMULPS K, T, R
 
+// EXPPOLYX2 is EXPPOLY on two register sets, instruction by instruction
+// interleaved (generated from EXPPOLY): the two dependency chains overlap.
+#define EXPPOLYX2(R, K, T, R_2, K_2, T_2) \
+	VMOVUPS C7, T; \
+	VMOVUPS C7, T_2; \
+	VFMADD213PS C6, R, T; \
+	VFMADD213PS C6, R_2, T_2; \
+	VFMADD213PS C5, R, T; \
+	VFMADD213PS C5, R_2, T_2; \
+	VFMADD213PS C4, R, T; \
+	VFMADD213PS C4, R_2, T_2; \
+	VFMADD213PS C3, R, T; \
+	VFMADD213PS C3, R_2, T_2; \
+	VFMADD213PS HALF, R, T; \
+	VFMADD213PS HALF, R_2, T_2; \
+	VFMADD213PS ONE, R, T; \
+	VFMADD213PS ONE, R_2, T_2; \
+	VFMADD213PS ONE, R, T; \
+	VFMADD213PS ONE, R_2, T_2; \
+	VPSRAD $1, K, R; \
+	VPSRAD $1, K_2, R_2; \
+	VPSUBD R, K, K; \
+	VPSUBD R_2, K_2, K_2; \
+	VPADDD I127, R, R; \
+	VPADDD I127, R_2, R_2; \
+	VPSLLD $23, R, R; \
+	VPSLLD $23, R_2, R_2; \
+	VPADDD I127, K, K; \
+	VPADDD I127, K_2, K_2; \
+	VPSLLD $23, K, K; \
+	VPSLLD $23, K_2, K_2; \
+	VMULPS R, T, T; \
+	VMULPS R_2, T_2, T_2; \
+	VMULPS K, T, R; \
+	VMULPS K_2, T_2, R_2
+
 // EXPV(X, T1, T2): X = e^X. Clamp X to [-104, 89] (NaN kept: X is the
 // second source of VMAXPS/VMINPS, which is returned on NaN), kf = round(X·log2e)
 // by adding 1.5·2^23 (T1 keeps the integer in its low bits), Cody-Waite
@@ -158,6 +197,31 @@ GLOBL ·vecMask(SB), RODATA|NOPTR, $64
 	VFNMADD231PS LN2LO, T2, X; \
 	VPSUBD MAGIC, T1, T1; \
 	EXPPOLY(X, T1, T2)
+
+// EXPVX2 is EXPV on two register sets, instruction by instruction
+// interleaved (generated from EXPV): the two dependency chains overlap.
+#define EXPVX2(X, T1, T2, X_2, T1_2, T2_2) \
+	VMOVUPS EXPLO, T1; \
+	VMOVUPS EXPLO, T1_2; \
+	VMAXPS X, T1, X; \
+	VMAXPS X_2, T1_2, X_2; \
+	VMOVUPS EXPHI, T1; \
+	VMOVUPS EXPHI, T1_2; \
+	VMINPS X, T1, X; \
+	VMINPS X_2, T1_2, X_2; \
+	VMOVUPS MAGIC, T1; \
+	VMOVUPS MAGIC, T1_2; \
+	VFMADD231PS LOG2E, X, T1; \
+	VFMADD231PS LOG2E, X_2, T1_2; \
+	VSUBPS MAGIC, T1, T2; \
+	VSUBPS MAGIC, T1_2, T2_2; \
+	VFNMADD231PS LN2HI, T2, X; \
+	VFNMADD231PS LN2HI, T2_2, X_2; \
+	VFNMADD231PS LN2LO, T2, X; \
+	VFNMADD231PS LN2LO, T2_2, X_2; \
+	VPSUBD MAGIC, T1, T1; \
+	VPSUBD MAGIC, T1_2, T1_2; \
+	EXPPOLYX2(X, T1, T2, X_2, T1_2, T2_2)
 
 // func cpuid(op, op2 uint32) (a, b, c, d uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24
@@ -190,8 +254,7 @@ exp16:
 	JLT  exptail
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y3
-	EXPV(Y0, Y1, Y2)
-	EXPV(Y3, Y4, Y5)
+	EXPVX2(Y0, Y1, Y2, Y3, Y4, Y5)
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y3, 32(DI)
 	ADDQ $64, SI
@@ -266,6 +329,85 @@ lbl:
 	VBLENDVPS U, T, A, A; \
 	VMULPS A, U, U
 
+// GELU8X2 is GELU8 on two register sets, instruction by instruction
+// interleaved (generated from GELU8): the two dependency chains overlap.
+#define GELU8X2(U, A, T, P, H, L, K, U_2, A_2, T_2, P_2, H_2, L_2, K_2) \
+	VANDPS ABSMASK, U, A; \
+	VANDPS ABSMASK, U_2, A_2; \
+	VMOVUPS CLIP, T; \
+	VMOVUPS CLIP, T_2; \
+	VMINPS A, T, A; \
+	VMINPS A_2, T_2, A_2; \
+	VMOVUPS ONE, T; \
+	VMOVUPS ONE, T_2; \
+	VFMADD231PS TQ, A, T; \
+	VFMADD231PS TQ, A_2, T_2; \
+	VMOVUPS ONE, P; \
+	VMOVUPS ONE, P_2; \
+	VDIVPS T, P, T; \
+	VDIVPS T_2, P_2, T_2; \
+	VMOVUPS P9, P; \
+	VMOVUPS P9, P_2; \
+	VFMADD213PS P8, T, P; \
+	VFMADD213PS P8, T_2, P_2; \
+	VFMADD213PS P7, T, P; \
+	VFMADD213PS P7, T_2, P_2; \
+	VFMADD213PS P6, T, P; \
+	VFMADD213PS P6, T_2, P_2; \
+	VFMADD213PS P5, T, P; \
+	VFMADD213PS P5, T_2, P_2; \
+	VFMADD213PS P4, T, P; \
+	VFMADD213PS P4, T_2, P_2; \
+	VFMADD213PS P3, T, P; \
+	VFMADD213PS P3, T_2, P_2; \
+	VFMADD213PS P2, T, P; \
+	VFMADD213PS P2, T_2, P_2; \
+	VFMADD213PS P1, T, P; \
+	VFMADD213PS P1, T_2, P_2; \
+	VFMADD213PS P0, T, P; \
+	VFMADD213PS P0, T_2, P_2; \
+	VMULPS A, A, H; \
+	VMULPS A_2, A_2, H_2; \
+	VMOVAPS H, L; \
+	VMOVAPS H_2, L_2; \
+	VFMSUB231PS A, A, L; \
+	VFMSUB231PS A_2, A_2, L_2; \
+	VMOVAPS P, A; \
+	VMOVAPS P_2, A_2; \
+	VFMADD231PS NEGHALF, H, A; \
+	VFMADD231PS NEGHALF, H_2, A_2; \
+	VMOVUPS MAGIC, K; \
+	VMOVUPS MAGIC, K_2; \
+	VFMADD231PS LOG2E, A, K; \
+	VFMADD231PS LOG2E, A_2, K_2; \
+	VSUBPS MAGIC, K, A; \
+	VSUBPS MAGIC, K_2, A_2; \
+	VMULPS NEGHALF, H, H; \
+	VMULPS NEGHALF, H_2, H_2; \
+	VFNMADD231PS LN2HI, A, H; \
+	VFNMADD231PS LN2HI, A_2, H_2; \
+	VFMADD231PS NEGHALF, L, P; \
+	VFMADD231PS NEGHALF, L_2, P_2; \
+	VADDPS P, H, H; \
+	VADDPS P_2, H_2, H_2; \
+	VFNMADD231PS LN2LO, A, H; \
+	VFNMADD231PS LN2LO, A_2, H_2; \
+	VPSUBD MAGIC, K, K; \
+	VPSUBD MAGIC, K_2, K_2; \
+	EXPPOLYX2(H, K, A, H_2, K_2, A_2); \
+	VMULPS HALF, T, T; \
+	VMULPS HALF, T_2, T_2; \
+	VMULPS H, T, T; \
+	VMULPS H_2, T_2, T_2; \
+	VMOVUPS ONE, A; \
+	VMOVUPS ONE, A_2; \
+	VSUBPS T, A, A; \
+	VSUBPS T_2, A_2, A_2; \
+	VBLENDVPS U, T, A, A; \
+	VBLENDVPS U_2, T_2, A_2, A_2; \
+	VMULPS A, U, U; \
+	VMULPS A_2, U_2, U_2
+
 // func geluAVX2(dst, src, bias *float32, n int)
 // DI = dst, SI = src, DX = bias (or ZERO, steps R8/R9), CX = n.
 // Vectors: Y0 (temps Y1-Y6) and Y7 (temps Y8-Y13).
@@ -282,8 +424,7 @@ gelu16:
 	VMOVUPS 32(SI), Y7
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y7, Y7
-	GELU8(Y0, Y1, Y2, Y3, Y4, Y5, Y6)
-	GELU8(Y7, Y8, Y9, Y10, Y11, Y12, Y13)
+	GELU8X2(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13)
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y7, 32(DI)
 	ADDQ $64, SI
@@ -323,6 +464,76 @@ TEXT ·geluBackwardAVX2(SB), NOSPLIT, $0-40
 	MOVQ n+32(FP), CX
 	OPTSETUP(DX, ZERO, R8, R9, gbbias)
 gbloop:
+	CMPQ CX, $8
+	JLT  gblooptail
+	VMOVUPS (SI), Y0
+	VMOVUPS (DX), Y1
+	VADDPS Y1, Y0, Y0
+	VANDPS ABSMASK, Y0, Y1
+	VMOVUPS CLIP, Y2
+	VMINPS Y1, Y2, Y1
+	VMOVUPS ONE, Y2
+	VFMADD231PS TQ, Y1, Y2
+	VMOVUPS ONE, Y3
+	VDIVPS Y2, Y3, Y2
+	VMOVUPS P9, Y3
+	VFMADD213PS P8, Y2, Y3
+	VFMADD213PS P7, Y2, Y3
+	VFMADD213PS P6, Y2, Y3
+	VFMADD213PS P5, Y2, Y3
+	VFMADD213PS P4, Y2, Y3
+	VFMADD213PS P3, Y2, Y3
+	VFMADD213PS P2, Y2, Y3
+	VFMADD213PS P1, Y2, Y3
+	VFMADD213PS P0, Y2, Y3
+	VMULPS Y1, Y1, Y4
+	VMOVAPS Y4, Y5
+	VFMSUB231PS Y1, Y1, Y5
+	VMOVAPS Y3, Y1
+	VFMADD231PS NEGHALF, Y4, Y1
+	VMOVUPS MAGIC, Y6
+	VFMADD231PS LOG2E, Y1, Y6
+	VSUBPS MAGIC, Y6, Y1
+	VMULPS NEGHALF, Y4, Y4
+	VMOVAPS Y4, Y7
+	VFNMADD231PS LN2HI, Y1, Y7
+	VFMADD231PS NEGHALF, Y5, Y3
+	VADDPS Y3, Y7, Y7
+	VFNMADD231PS LN2LO, Y1, Y7
+	VPSUBD MAGIC, Y6, Y6
+	EXPPOLY(Y7, Y6, Y1)
+	VMULPS HALF, Y2, Y2
+	VMULPS Y7, Y2, Y2
+	// second exponential: e^(-H/2 - L/2), Y4 = -H/2
+	VMOVUPS MAGIC, Y6
+	VFMADD231PS LOG2E, Y4, Y6
+	VSUBPS MAGIC, Y6, Y1
+	VFNMADD231PS LN2HI, Y1, Y4
+	VFMADD231PS NEGHALF, Y5, Y4
+	VFNMADD231PS LN2LO, Y1, Y4
+	VPSUBD MAGIC, Y6, Y6
+	EXPPOLY(Y4, Y6, Y1)
+	// Φ(u) in Y1, then fma(uc, e·c, Φ)·g with uc = u clamped to ±14.5
+	// (so that u = ±Inf gives 1 or 0 instead of Inf·0)
+	VMOVUPS ONE, Y1
+	VSUBPS Y2, Y1, Y1
+	VBLENDVPS Y0, Y2, Y1, Y1
+	VMOVUPS CLIP, Y2
+	VMINPS Y0, Y2, Y0
+	VMOVUPS NEGCLIP, Y2
+	VMAXPS Y0, Y2, Y0
+	VMULPS INVSQ2PI, Y4, Y4
+	VFMADD231PS Y0, Y4, Y1
+	VMOVUPS (R10), Y2
+	VMULPS Y2, Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R10
+	ADDQ R9, DX
+	SUBQ $8, CX
+	JMP  gbloop
+gblooptail:
 	TESTQ CX, CX
 	JLE   gbdone
 	TAILMASK
@@ -387,12 +598,6 @@ gbloop:
 	VMASKMOVPS (R10), Y15, Y2
 	VMULPS Y2, Y1, Y1
 	VMASKMOVPS Y1, Y15, (DI)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	ADDQ $32, R10
-	ADDQ R9, DX
-	SUBQ $8, CX
-	JMP  gbloop
 gbdone:
 	VZEROUPPER
 	RET
@@ -413,6 +618,31 @@ gbdone:
 	VDIVPS T, W, W; \
 	VMULPS W, U, U
 
+// GELUT8X2 is GELUT8 on two register sets, instruction by instruction
+// interleaved (generated from GELUT8): the two dependency chains overlap.
+#define GELUT8X2(U, W, T, X, U_2, W_2, T_2, X_2) \
+	VMULPS U, U, W; \
+	VMULPS U_2, U_2, W_2; \
+	VMOVUPS NTC1, T; \
+	VMOVUPS NTC1, T_2; \
+	VFMADD231PS NTC3, W, T; \
+	VFMADD231PS NTC3, W_2, T_2; \
+	VANDPS ABSMASK, U, X; \
+	VANDPS ABSMASK, U_2, X_2; \
+	VMULPS X, T, X; \
+	VMULPS X_2, T_2, X_2; \
+	EXPVX2(X, T, W, X_2, T_2, W_2); \
+	VADDPS ONE, X, T; \
+	VADDPS ONE, X_2, T_2; \
+	VMOVUPS ONE, W; \
+	VMOVUPS ONE, W_2; \
+	VBLENDVPS U, X, W, W; \
+	VBLENDVPS U_2, X_2, W_2, W_2; \
+	VDIVPS T, W, W; \
+	VDIVPS T_2, W_2, W_2; \
+	VMULPS W, U, U; \
+	VMULPS W_2, U_2, U_2
+
 // func geluTanhAVX2(dst, src, bias *float32, n int)
 // DI = dst, SI = src, DX = bias (or ZERO), CX = n; vectors Y0 (temps
 // Y1-Y3) and Y4 (temps Y5-Y7).
@@ -429,8 +659,7 @@ gt16:
 	VMOVUPS 32(SI), Y4
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y4, Y4
-	GELUT8(Y0, Y1, Y2, Y3)
-	GELUT8(Y4, Y5, Y6, Y7)
+	GELUT8X2(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y4, 32(DI)
 	ADDQ $64, SI
@@ -486,6 +715,53 @@ gtdone:
 	VFMADD213PS ONE, X, K; \
 	VMULPS V, K, U
 
+// GELUTB8X2 is GELUTB8 on two register sets, instruction by instruction
+// interleaved (generated from GELUTB8): the two dependency chains overlap.
+#define GELUTB8X2(U, W, T, X, K, V, U_2, W_2, T_2, X_2, K_2, V_2) \
+	VMOVUPS TCLIP, T; \
+	VMOVUPS TCLIP, T_2; \
+	VMINPS U, T, U; \
+	VMINPS U_2, T_2, U_2; \
+	VMOVUPS NTCLIP, T; \
+	VMOVUPS NTCLIP, T_2; \
+	VMAXPS U, T, U; \
+	VMAXPS U_2, T_2, U_2; \
+	VMULPS U, U, W; \
+	VMULPS U_2, U_2, W_2; \
+	VMOVUPS NTC1, T; \
+	VMOVUPS NTC1, T_2; \
+	VFMADD231PS NTC3, W, T; \
+	VFMADD231PS NTC3, W_2, T_2; \
+	VANDPS ABSMASK, U, X; \
+	VANDPS ABSMASK, U_2, X_2; \
+	VMULPS X, T, X; \
+	VMULPS X_2, T_2, X_2; \
+	EXPVX2(X, T, K, X_2, T_2, K_2); \
+	VMOVUPS TC1, K; \
+	VMOVUPS TC1, K_2; \
+	VFMADD231PS TD3, W, K; \
+	VFMADD231PS TD3, W_2, K_2; \
+	VMULPS U, K, K; \
+	VMULPS U_2, K_2, K_2; \
+	VADDPS ONE, X, T; \
+	VADDPS ONE, X_2, T_2; \
+	VMOVUPS ONE, W; \
+	VMOVUPS ONE, W_2; \
+	VDIVPS T, W, T; \
+	VDIVPS T_2, W_2, T_2; \
+	VBLENDVPS U, X, W, V; \
+	VBLENDVPS U_2, X_2, W_2, V_2; \
+	VBLENDVPS U, W, X, X; \
+	VBLENDVPS U_2, W_2, X_2, X_2; \
+	VMULPS T, V, V; \
+	VMULPS T_2, V_2, V_2; \
+	VMULPS T, X, X; \
+	VMULPS T_2, X_2, X_2; \
+	VFMADD213PS ONE, X, K; \
+	VFMADD213PS ONE, X_2, K_2; \
+	VMULPS V, K, U; \
+	VMULPS V_2, K_2, U_2
+
 // func geluTanhBackwardAVX2(dx, src, bias, gr *float32, n int)
 // DI = dx, SI = src, DX = bias (or ZERO), R10 = g, CX = n; vectors Y0
 // (temps Y1-Y4, Y10) and Y5 (temps Y6-Y9, Y11).
@@ -503,8 +779,7 @@ gtb16:
 	VMOVUPS 32(SI), Y5
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y5, Y5
-	GELUTB8(Y0, Y1, Y2, Y3, Y4, Y10)
-	GELUTB8(Y5, Y6, Y7, Y8, Y9, Y11)
+	GELUTB8X2(Y0, Y1, Y2, Y3, Y4, Y10, Y5, Y6, Y7, Y8, Y9, Y11)
 	VMULPS (R10), Y0, Y0
 	VMULPS 32(R10), Y5, Y5
 	VMOVUPS Y0, (DI)
@@ -640,8 +915,7 @@ ess16:
 	VMOVUPS 32(SI), Y3
 	VSUBPS Y14, Y0, Y0
 	VSUBPS Y14, Y3, Y3
-	EXPV(Y0, Y1, Y2)
-	EXPV(Y3, Y4, Y5)
+	EXPVX2(Y0, Y1, Y2, Y3, Y4, Y5)
 	TESTQ DI, DI
 	JZ    ess16acc
 	VMOVUPS Y0, (DI)
@@ -824,8 +1098,7 @@ lb16:
 	JLT  lbtail
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y3
-	EXPV(Y0, Y1, Y2)
-	EXPV(Y3, Y4, Y5)
+	EXPVX2(Y0, Y1, Y2, Y3, Y4, Y5)
 	VMOVUPS (DX), Y1
 	VMOVUPS 32(DX), Y4
 	VFNMADD231PS Y14, Y0, Y1
@@ -954,6 +1227,24 @@ TEXT ·lnFwdAVX2(SB), NOSPLIT, $0-52
 	OPTSETUP(DX, ONE, R12, R8, lnfw)
 	OPTSETUP(R10, ZERO, R12, R11, lnfb)
 lnfloop:
+	CMPQ CX, $8
+	JLT  lnflooptail
+	VMOVUPS (SI), Y0
+	VSUBPS Y12, Y0, Y0
+	VSUBPS Y13, Y0, Y0
+	VMULPS Y14, Y0, Y0
+	VMOVUPS (DX), Y1
+	VMULPS Y1, Y0, Y0
+	VMOVUPS (R10), Y1
+	VADDPS Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ R8, DX
+	ADDQ R11, R10
+	SUBQ $8, CX
+	JMP  lnfloop
+lnflooptail:
 	TESTQ CX, CX
 	JLE   lnfdone
 	TAILMASK
@@ -966,12 +1257,6 @@ lnfloop:
 	VMASKMOVPS (R10), Y15, Y1
 	VADDPS Y1, Y0, Y0
 	VMASKMOVPS Y0, Y15, (DI)
-	ADDQ $32, DI
-	ADDQ $32, SI
-	ADDQ R8, DX
-	ADDQ R11, R10
-	SUBQ $8, CX
-	JMP  lnfloop
 lnfdone:
 	VZEROUPPER
 	RET
@@ -997,6 +1282,45 @@ TEXT ·lnBwdSumsAVX2(SB), NOSPLIT, $0-72
 	VXORPD Y10, Y10, Y10
 	VXORPD Y11, Y11, Y11
 lnbloop:
+	CMPQ CX, $8
+	JLT  lnblooptail
+	VMOVUPS (SI), Y0
+	VSUBPS Y13, Y0, Y0
+	VMULPS Y14, Y0, Y0
+	VMOVUPS (R10), Y1
+	VMOVUPS (DX), Y2
+	VMULPS Y1, Y2, Y2
+	// s1 += dxhat, s2 += dxhat·xhat (float64)
+	VCVTPS2PD X2, Y3
+	VEXTRACTF128 $1, Y2, X4
+	VCVTPS2PD X4, Y4
+	VADDPD Y3, Y8, Y8
+	VADDPD Y4, Y9, Y9
+	VCVTPS2PD X0, Y5
+	VEXTRACTF128 $1, Y0, X6
+	VCVTPS2PD X6, Y6
+	VFMADD231PD Y3, Y5, Y10
+	VFMADD231PD Y4, Y6, Y11
+	TESTQ R12, R12
+	JZ    lnbnodw8
+	VMOVUPS (R12), Y3
+	VFMADD231PS Y1, Y0, Y3
+	VMOVUPS Y3, (R12)
+	ADDQ $32, R12
+lnbnodw8:
+	TESTQ R13, R13
+	JZ    lnbnodb8
+	VMOVUPS (R13), Y3
+	VADDPS Y1, Y3, Y3
+	VMOVUPS Y3, (R13)
+	ADDQ $32, R13
+lnbnodb8:
+	ADDQ $32, SI
+	ADDQ $32, R10
+	ADDQ R8, DX
+	SUBQ $8, CX
+	JMP  lnbloop
+lnblooptail:
 	TESTQ CX, CX
 	JLE   lnbdone
 	TAILMASK
@@ -1031,11 +1355,6 @@ lnbnodw:
 	VMASKMOVPS Y3, Y15, (R13)
 	ADDQ $32, R13
 lnbnodb:
-	ADDQ $32, SI
-	ADDQ $32, R10
-	ADDQ R8, DX
-	SUBQ $8, CX
-	JMP  lnbloop
 lnbdone:
 	HSUMPD(Y8, X8, X3)
 	HSUMPD(Y9, X9, X3)
@@ -1063,6 +1382,25 @@ TEXT ·lnBwdDxAVX2(SB), NOSPLIT, $0-56
 	VBROADCASTSS b+52(FP), Y14
 	OPTSETUP(DX, ONE, R11, R8, lndw)
 lndloop:
+	CMPQ CX, $8
+	JLT  lndlooptail
+	VMOVUPS (SI), Y0
+	VSUBPS Y11, Y0, Y0
+	VMULPS Y12, Y0, Y0
+	VMOVUPS (R10), Y1
+	VMOVUPS (DX), Y2
+	VMULPS Y1, Y2, Y2
+	VSUBPS Y13, Y2, Y2
+	VFNMADD231PS Y14, Y0, Y2
+	VMULPS Y12, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, R10
+	ADDQ R8, DX
+	SUBQ $8, CX
+	JMP  lndloop
+lndlooptail:
 	TESTQ CX, CX
 	JLE   lnddone
 	TAILMASK
@@ -1076,12 +1414,6 @@ lndloop:
 	VFNMADD231PS Y14, Y0, Y2
 	VMULPS Y12, Y2, Y2
 	VMASKMOVPS Y2, Y15, (DI)
-	ADDQ $32, DI
-	ADDQ $32, SI
-	ADDQ $32, R10
-	ADDQ R8, DX
-	SUBQ $8, CX
-	JMP  lndloop
 lnddone:
 	VZEROUPPER
 	RET
@@ -1108,6 +1440,35 @@ TEXT ·adamWAVX2(SB), NOSPLIT, $0-48
 	VBROADCASTSS 24(AX), Y13
 	VBROADCASTSS 28(AX), Y14
 adloop:
+	CMPQ CX, $8
+	JLT  adlooptail
+	VMOVUPS (DI), Y0
+	VMOVUPS (SI), Y1
+	VMOVUPS (DX), Y2
+	VMOVUPS (R10), Y3
+	VMULPS Y7, Y0, Y0
+	VMULPS Y8, Y2, Y2
+	VFMADD231PS Y9, Y1, Y2
+	VMULPS Y10, Y3, Y3
+	VMULPS Y11, Y1, Y4
+	VMULPS Y1, Y4, Y4
+	VADDPS Y4, Y3, Y3
+	VSQRTPS Y3, Y4
+	VDIVPS Y12, Y4, Y4
+	VADDPS Y13, Y4, Y4
+	VMULPS Y14, Y2, Y5
+	VDIVPS Y4, Y5, Y5
+	VADDPS Y5, Y0, Y0
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, (R10)
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, R10
+	SUBQ $8, CX
+	JMP  adloop
+adlooptail:
 	TESTQ CX, CX
 	JLE   addone
 	TAILMASK
@@ -1131,12 +1492,6 @@ adloop:
 	VMASKMOVPS Y2, Y15, (DX)
 	VMASKMOVPS Y3, Y15, (R10)
 	VMASKMOVPS Y0, Y15, (DI)
-	ADDQ $32, DI
-	ADDQ $32, SI
-	ADDQ $32, DX
-	ADDQ $32, R10
-	SUBQ $8, CX
-	JMP  adloop
 addone:
 	VZEROUPPER
 	RET
