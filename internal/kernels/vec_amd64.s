@@ -276,7 +276,7 @@ expdone:
 	VZEROUPPER
 	RET
 
-// BIASSETUP(reg): if the optional operand pointer in reg is nil, point it at
+// OPTSETUP(reg, C, S16, S8, lbl): if the optional operand pointer in reg is nil, point it at
 // the constant C (ZERO or ONE) with steps 0; steps are in S16/S8.
 #define OPTSETUP(reg, C, S16, S8, lbl) \
 	MOVQ $64, S16; MOVQ $32, S8; TESTQ reg, reg; JNZ lbl; \
@@ -1589,7 +1589,7 @@ BINOP(·addAVX2, VADDPS, add32, addtail, adddone)
 // func mulAVX2(dst, a, b *float32, n int)
 BINOP(·mulAVX2, VMULPS, mul32, multail, muldone)
 
-// HSUM8(Y0..Y3): X0[0] = ((Y0+Y1)+(Y2+Y3)) summed 8 → 4 → 2 → 1 in the
+// HSUM4X8: X0[0] = ((Y0+Y1)+(Y2+Y3)) summed 8 → 4 → 2 → 1 in the
 // order of lanes32 in vec_generic.go.
 #define HSUM4X8 \
 	VADDPS Y1, Y0, Y0; \
