@@ -139,6 +139,23 @@ func (a *attn) dropped(bh, i, j int) bool {
 	return a.rng.uniformAt(a.base+uint64((bh*a.Tq+i)*a.Tk+j)) < a.p
 }
 
+// rowDead reports whether query i of batch b has no visible key.
+func (a *attn) rowDead(b, i int) bool {
+	n := a.Tk
+	if a.causal {
+		n = i + 1
+	}
+	if a.keep == nil {
+		return n == 0
+	}
+	for _, k := range a.keep[b*a.Tk : b*a.Tk+n] {
+		if k {
+			return false
+		}
+	}
+	return true
+}
+
 // visible reports whether query i of batch b may attend to key j.
 func (a *attn) visible(b, i, j int) bool {
 	if a.causal && j > i {
@@ -189,6 +206,26 @@ func attnForward[T Float](a *attn, gemm gemmFn[T], q, k, v, probs, out []T) {
 
 // maskedSoftmaxRow turns row i's scores into probabilities in place.
 func maskedSoftmaxRow[T Float](a *attn, b, i int, row []T) {
+	if isF32[T]() && !a.rowDead(b, i) {
+		// Masked keys become -Inf and the causal tail is cut off, then the
+		// AVX2 softmax kernel does the row.
+		r := f32s(row)
+		n := len(r)
+		if a.causal {
+			n = i + 1
+		}
+		if a.keep != nil {
+			keep := a.keep[b*a.Tk : b*a.Tk+n]
+			for j, k := range keep {
+				if !k {
+					r[j] = float32(math.Inf(-1))
+				}
+			}
+		}
+		kernels.SoftmaxF32(r[:n], r[:n])
+		clear(r[n:])
+		return
+	}
 	mx := math.Inf(-1)
 	any := false
 	for j, s := range row {
@@ -276,23 +313,20 @@ func attnBackward[T Float](a *attn, gemm gemmFn[T], q, k, v, probs, g, dq, dk, d
 				// Softmax backward: dS = P ⊙ (dP - Σ_j dP P). A fully
 				// masked row's uniform output does not depend on the
 				// scores, so its gradient is zero.
+				if a.rowDead(b, i) {
+					clear(row)
+					continue
+				}
+				if isF32[T]() {
+					kernels.SoftmaxBackwardF32(f32s(row), f32s(pr), f32s(row))
+					continue
+				}
 				var dot float64
 				for j, x := range row {
 					dot += float64(x) * float64(pr[j])
 				}
-				fullyMasked := true
-				for j := range row {
-					if a.visible(b, i, j) {
-						fullyMasked = false
-						break
-					}
-				}
 				for j, x := range row {
-					if fullyMasked {
-						row[j] = 0
-					} else {
-						row[j] = pr[j] * (x - T(dot))
-					}
+					row[j] = pr[j] * (x - T(dot))
 				}
 			}
 			// dq_h = scale * dS k_h, [Tq, D]; dk_h = scale * dSᵀ q_h, [Tk, D].

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"github.com/kiln-ml/kiln/internal/kernels"
 	"math"
 	"unsafe"
 )
@@ -139,4 +140,23 @@ func normCDFPDF[T Float](x float64) (cdf, pdf float64) {
 		return 1 - tail, pdf
 	}
 	return tail, pdf
+}
+
+// f32s returns a float32 kernel's view of a []T that is known (isF32) to be
+// []float32; the conversion is free.
+func f32s[T Float](s []T) []float32 { return any(s).([]float32) }
+
+// geluRow32 runs the AVX2 GELU kernels on one row: dst = gelu(src + bias)
+// when g is nil, else dst = g * gelu'(src + bias); bias may be nil.
+func geluRow32(dst, src, bias, g []float32, tanh bool) {
+	switch {
+	case g == nil && tanh:
+		kernels.GELUTanhF32(dst, src, bias)
+	case g == nil:
+		kernels.GELUF32(dst, src, bias)
+	case tanh:
+		kernels.GELUTanhBackwardF32(dst, src, bias, g)
+	default:
+		kernels.GELUBackwardF32(dst, src, bias, g)
+	}
 }

@@ -132,6 +132,14 @@ func biasGELU[T Float](dst, x, b, g []T, tanhApprox bool) {
 	parallel.For(rows, max(1, (1<<14)/max(n, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, dr := x[r*n:(r+1)*n], dst[r*n:(r+1)*n]
+			if isF32[T]() {
+				var gr []float32
+				if g != nil {
+					gr = f32s(g[r*n : (r+1)*n])
+				}
+				geluRow32(f32s(dr), f32s(xr), f32s(b), gr, tanhApprox)
+				continue
+			}
 			for j, xv := range xr {
 				u := float64(xv + b[j])
 				if g == nil {

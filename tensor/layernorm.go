@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"github.com/kiln-ml/kiln/internal/kernels"
 	"math"
 
 	"github.com/kiln-ml/kiln/internal/parallel"
@@ -111,6 +112,14 @@ func sqDevRow[T Float](x []T, mu float64) float64 {
 func layerNormFwd[T Float](out, x, w, b []T, mean, rstd []float64, d int, eps float64) {
 	rows := len(mean)
 	parallel.For(rows, lnRowGrain(rows, d), func(lo, hi int) {
+		if isF32[T]() {
+			// The AVX2 row kernel: same two-pass float64 statistics.
+			for r := lo; r < hi; r++ {
+				m, rs := kernels.LayerNormF32(f32s(out[r*d:(r+1)*d]), f32s(x[r*d:(r+1)*d]), f32s(w), f32s(b), float32(eps))
+				mean[r], rstd[r] = float64(m), float64(rs)
+			}
+			return
+		}
 		for r := lo; r < hi; r++ {
 			xr := x[r*d : (r+1)*d]
 			or := out[r*d:][:len(xr)] // same length as xr: no bounds checks below
@@ -168,6 +177,10 @@ func layerNormBwd[T Float](gx, gw, gb, g, x, w []T, mean, rstd []float64, d int)
 	}
 	if gb != nil {
 		dbp = make([]float64, chunks*d)
+	}
+	if isF32[T]() {
+		layerNormBwd32(f32s(gx), f32s(gw), f32s(gb), f32s(g), f32s(x), f32s(w), mean, rstd, d, grain, chunks)
+		return
 	}
 	parallel.For(rows, grain, func(lo, hi int) {
 		c := lo / grain
@@ -263,6 +276,52 @@ func layerNormBwd[T Float](gx, gw, gb, g, x, w []T, mean, rstd []float64, d int)
 				s += p.part[c*d+i]
 			}
 			p.dst[i] = T(s)
+		}
+	}
+}
+
+// layerNormBwd32 is layerNormBwd on the AVX2 row kernel. Each chunk of rows
+// accumulates its dweight/dbias share in float32 (at most a few hundred rows
+// per chunk), and the chunks are summed in float64.
+func layerNormBwd32(gx, gw, gb, g, x, w []float32, mean, rstd []float64, d, grain, chunks int) {
+	rows := len(mean)
+	var dwp, dbp []float32
+	if gw != nil {
+		dwp = make([]float32, chunks*d)
+	}
+	if gb != nil {
+		dbp = make([]float32, chunks*d)
+	}
+	parallel.For(rows, grain, func(lo, hi int) {
+		c := lo / grain
+		var dw, db, scratch []float32
+		if dwp != nil {
+			dw = dwp[c*d : (c+1)*d]
+		}
+		if dbp != nil {
+			db = dbp[c*d : (c+1)*d]
+		}
+		if gx == nil {
+			scratch = make([]float32, d)
+		}
+		for r := lo; r < hi; r++ {
+			dx := scratch
+			if gx != nil {
+				dx = gx[r*d : (r+1)*d]
+			}
+			kernels.LayerNormBackwardF32(dx, dw, db, x[r*d:(r+1)*d], w, g[r*d:(r+1)*d], float32(mean[r]), float32(rstd[r]))
+		}
+	})
+	for _, p := range []struct{ dst, part []float32 }{{gw, dwp}, {gb, dbp}} {
+		if p.dst == nil {
+			continue
+		}
+		for i := range p.dst {
+			var s float64
+			for c := 0; c < chunks; c++ {
+				s += float64(p.part[c*d+i])
+			}
+			p.dst[i] = float32(s)
 		}
 	}
 }

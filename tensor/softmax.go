@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"github.com/kiln-ml/kiln/internal/kernels"
 	"math"
 
 	"github.com/kiln-ml/kiln/internal/parallel"
@@ -121,6 +122,14 @@ func softmaxFwd[T Float](dst, src []T, k0, n, k1 int, log bool) {
 
 // softmaxRow computes one contiguous row.
 func softmaxRow[T Float](d, s []T, log bool) {
+	if isF32[T]() {
+		if log {
+			kernels.LogSoftmaxF32(f32s(d), f32s(s))
+		} else {
+			kernels.SoftmaxF32(f32s(d), f32s(s))
+		}
+		return
+	}
 	d = d[:len(s)]
 	m := s[0]
 	for _, v := range s[1:] {
@@ -205,6 +214,14 @@ func softmaxBwd[T Float](dx, g, y []T, k0, n, k1 int, log bool) {
 }
 
 func softmaxBwdRow[T Float](d, g, y []T, log bool) {
+	if isF32[T]() {
+		if log {
+			kernels.LogSoftmaxBackwardF32(f32s(d), f32s(y), f32s(g))
+		} else {
+			kernels.SoftmaxBackwardF32(f32s(d), f32s(y), f32s(g))
+		}
+		return
+	}
 	g, y = g[:len(d)], y[:len(d)]
 	var s float64
 	if log {

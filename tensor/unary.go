@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"github.com/kiln-ml/kiln/internal/kernels"
 	"math"
 
 	"github.com/kiln-ml/kiln/internal/parallel"
@@ -143,6 +144,10 @@ func unaryFwd[T Float](op unaryOp, dst, src []T, p, q float64) {
 				d[i] = -v
 			}
 		case opExp:
+			if isF32[T]() {
+				kernels.ExpF32(f32s(d), f32s(s))
+				return
+			}
 			for i, v := range s {
 				d[i] = T(expT[T](float64(v)))
 			}
@@ -196,6 +201,10 @@ func unaryFwd[T Float](op unaryOp, dst, src []T, p, q float64) {
 			}
 		case opGELU, opGELUTanh:
 			tanh := op == opGELUTanh
+			if isF32[T]() {
+				geluRow32(f32s(d), f32s(s), nil, nil, tanh)
+				return
+			}
 			for i, v := range s {
 				d[i] = T(geluT[T](float64(v), tanh))
 			}
@@ -306,6 +315,10 @@ func unaryBwd[T Float](op unaryOp, dx, g, x, y []T, p, q float64) {
 			}
 		case opGELU, opGELUTanh:
 			tanh := op == opGELUTanh
+			if isF32[T]() {
+				geluRow32(f32s(d), f32s(xs), nil, f32s(gs), tanh)
+				return
+			}
 			for i, v := range gs {
 				d[i] = T(float64(v) * geluGradT[T](float64(xs[i]), tanh))
 			}
