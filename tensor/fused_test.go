@@ -40,6 +40,7 @@ func BenchmarkLinear(b *testing.B) {
 	w := RandN(NewRNG(2), Float32, 0.02, 3072, 768).SetRequiresGrad(true)
 	bias := Zeros(Float32, 3072).SetRequiresGrad(true)
 	flops := 2.0 * 2048 * 768 * 3072
+	b.ResetTimer()
 	b.Run("forward", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
@@ -67,6 +68,7 @@ func BenchmarkBiasGELU(b *testing.B) {
 	g := Ones(Float32, 2048, 3072)
 	b.SetBytes(int64(x.NumElems() * 4 * 2))
 	b.ReportAllocs()
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		a := BeginArena()
 		BiasGELU(x, bias, false).BackwardWith(g)
