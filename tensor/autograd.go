@@ -52,8 +52,16 @@ func (t *Tensor) RequiresGrad() bool { return t.requiresGrad }
 // Grad returns the gradient accumulated by Backward, or nil.
 func (t *Tensor) Grad() *Tensor { return t.grad }
 
-// ZeroGrad drops the accumulated gradient (the next Backward starts afresh).
-func (t *Tensor) ZeroGrad() { t.grad = nil }
+// ZeroGrad drops the accumulated gradient: Grad returns nil until the next
+// Backward starts afresh. The next Backward writes into the dropped
+// gradient's buffer, so a tensor returned by Grad before ZeroGrad changes
+// then (as with PyTorch's zero_grad(set_to_none=False)); clone it to keep it.
+func (t *Tensor) ZeroGrad() {
+	if t.grad != nil {
+		t.spareGrad = t.grad
+	}
+	t.grad = nil
+}
 
 // IsLeaf reports whether t was made by the user rather than by a recorded op.
 func (t *Tensor) IsLeaf() bool { return t.node == nil }
@@ -135,6 +143,11 @@ func (t *Tensor) BackwardWith(g *Tensor) {
 // accumulateLeaf adds g into leaf.grad. The gradient buffer is a plain heap
 // allocation, never an arena's, so it outlives the step that made it.
 func accumulateLeaf(leaf, g *Tensor) {
+	if leaf.grad == nil && leaf.spareGrad != nil {
+		leaf.grad, leaf.spareGrad = leaf.spareGrad, nil
+		copyData(leaf.grad, g)
+		return
+	}
 	if leaf.grad == nil {
 		// First gradient: copy rather than zero-then-add (one pass, not two).
 		switch leaf.dtype {

@@ -26,6 +26,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/kiln-ml/kiln/internal/parallel"
 )
 
 // DType is the element type of a tensor.
@@ -70,6 +72,10 @@ type Tensor struct {
 
 	requiresGrad bool
 	grad         *Tensor // accumulated gradient of a leaf
+	// spareGrad is the buffer of a gradient dropped by ZeroGrad, reused by
+	// the next Backward so that a training loop does not allocate (and
+	// page-fault) a fresh gradient for every parameter at every step.
+	spareGrad *Tensor
 	node         *node   // the op that made this tensor; nil for leaves
 	// pending is Backward's scratch slot: the gradient flowing into this
 	// tensor while the graph is walked.
@@ -382,13 +388,14 @@ func Clone(t *Tensor) *Tensor {
 	return out
 }
 
-// copyData copies src's elements into dst (same dtype and size).
+// copyData copies src's elements into dst (same dtype and size); large
+// float copies are split across the worker pool.
 func copyData(dst, src *Tensor) {
 	switch d := dst.data.(type) {
 	case []float32:
-		copy(d, src.data.([]float32))
+		copyPar(d, src.data.([]float32))
 	case []float64:
-		copy(d, src.data.([]float64))
+		copyPar(d, src.data.([]float64))
 	case []int64:
 		copy(d, src.data.([]int64))
 	case []bool:
@@ -505,4 +512,9 @@ func mustFloat(op string, ts ...*Tensor) {
 			panic(fmt.Sprintf("tensor.%s: mixed dtypes %v and %v", op, ts[0].dtype, t.dtype))
 		}
 	}
+}
+
+// copyPar is copy split across the worker pool for large slices.
+func copyPar[T Float](dst, src []T) {
+	parallel.For(len(dst), 1<<17, func(lo, hi int) { copy(dst[lo:hi], src[lo:hi]) })
 }

@@ -149,3 +149,17 @@ func TestRNGDeterministicAndDistributed(t *testing.T) {
 		t.Fatalf("counter %d after 1000 draws", c)
 	}
 }
+
+func TestZeroGradReusesBuffer(t *testing.T) {
+	w := Ones(Float32, 1000).SetRequiresGrad(true)
+	Sum(MulScalar(w, 2)).Backward()
+	first := w.Grad()
+	w.ZeroGrad()
+	if w.Grad() != nil {
+		t.Fatal("Grad after ZeroGrad")
+	}
+	Sum(MulScalar(w, 3)).Backward()
+	if w.Grad() != first || w.Grad().Float32s()[7] != 3 {
+		t.Fatalf("second gradient %v (same buffer: %v)", w.Grad().Float32s()[7], w.Grad() == first)
+	}
+}
