@@ -61,3 +61,57 @@ func microKernel(kb int, a, b, c []float32, ldc int, alpha, beta float32) {
 	_ = c[(mr-1)*ldc+nr-1]
 	sgemmKernel6x16(kb, &a[0], &b[0], &c[0], ldc, alpha, beta)
 }
+
+// The packing routines below copy one full micro-panel with AVX2 (8x8
+// transposes where the panel runs across the stored rows). Their Go
+// wrappers check every bound the assembly touches.
+
+//go:noescape
+func packA6N(kb int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packA6T(kb int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packB16N(kb int, b *float32, ldb int, dst *float32)
+
+//go:noescape
+func packB16T(kb int, b *float32, ldb int, dst *float32)
+
+// packAFull packs rows [i0, i0+mr) and depth [pc, pc+kb) of op(A) into one
+// kb x mr micro-panel.
+func packAFull(d []float32, transA bool, a []float32, lda, i0, pc, kb int) {
+	if !useAsm {
+		packAFullGo(d, transA, a, lda, i0, pc, kb)
+		return
+	}
+	_ = d[kb*mr-1]
+	if transA {
+		o := pc*lda + i0
+		_ = a[o+(kb-1)*lda+mr-1]
+		packA6T(kb, &a[o], lda, &d[0])
+		return
+	}
+	o := i0*lda + pc
+	_ = a[o+(mr-1)*lda+kb-1]
+	packA6N(kb, &a[o], lda, &d[0])
+}
+
+// packBFull packs depth [pc, pc+kb) and columns [j0, j0+nr) of op(B) into
+// one kb x nr micro-panel.
+func packBFull(dst []float32, transB bool, b []float32, ldb, pc, kb, j0 int) {
+	if !useAsm {
+		packBFullGo(dst, transB, b, ldb, pc, kb, j0)
+		return
+	}
+	_ = dst[kb*nr-1]
+	if transB {
+		o := j0*ldb + pc
+		_ = b[o+(nr-1)*ldb+kb-1]
+		packB16T(kb, &b[o], ldb, &dst[0])
+		return
+	}
+	o := pc*ldb + j0
+	_ = b[o+(kb-1)*ldb+nr-1]
+	packB16N(kb, &b[o], ldb, &dst[0])
+}

@@ -48,3 +48,15 @@ func microKernel(kb int, a, b, c []float32, ldc int, alpha, beta float32) {
 	}
 	storeTile(acc[:], c, ldc, alpha, beta)
 }
+
+// packAFull packs rows [i0, i0+mr) and depth [pc, pc+kb) of op(A) into one
+// kb x mr micro-panel.
+func packAFull(d []float32, transA bool, a []float32, lda, i0, pc, kb int) {
+	packAFullGo(d, transA, a, lda, i0, pc, kb)
+}
+
+// packBFull packs depth [pc, pc+kb) and columns [j0, j0+nr) of op(B) into
+// one kb x nr micro-panel.
+func packBFull(dst []float32, transB bool, b []float32, ldb, pc, kb, j0 int) {
+	packBFullGo(dst, transB, b, ldb, pc, kb, j0)
+}

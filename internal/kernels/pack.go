@@ -25,6 +25,10 @@ func packA(dst []float32, transA bool, a []float32, lda, ic, mb, pc, kb int) {
 	for r := 0; r < mb; r += mr {
 		rb := min(mr, mb-r)
 		d := dst[r*kb : r*kb+mr*kb]
+		if rb == mr {
+			packAFull(d, transA, a, lda, ic+r, pc, kb)
+			continue
+		}
 		if transA {
 			// op(A) row i is column i of the stored A: each depth p
 			// gives rb contiguous floats.
@@ -34,10 +38,6 @@ func packA(dst []float32, transA bool, a []float32, lda, ic, mb, pc, kb int) {
 				copy(dp, src[:rb])
 				clear(dp[rb:])
 			}
-			continue
-		}
-		if rb == mr {
-			packARows(d, a, lda, ic+r, pc, kb)
 			continue
 		}
 		for i := 0; i < mr; i++ {
@@ -59,6 +59,10 @@ func packA(dst []float32, transA bool, a []float32, lda, ic, mb, pc, kb int) {
 // one kb x nr micro-panel: element (p, j) is at p*nr + (j - j0). Columns past
 // nb are zero.
 func packB(dst []float32, transB bool, b []float32, ldb, pc, kb, j0, nb int) {
+	if nb == nr {
+		packBFull(dst, transB, b, ldb, pc, kb, j0)
+		return
+	}
 	if !transB {
 		for p := 0; p < kb; p++ {
 			dp := dst[p*nr : p*nr+nr]
@@ -83,18 +87,38 @@ func packB(dst []float32, transB bool, b []float32, ldb, pc, kb, j0, nb int) {
 	}
 }
 
-// packARows packs one full micro-panel of non-transposed A (rows [i0,
-// i0+mr)), writing the panel sequentially.
-func packARows(d, a []float32, lda, i0, pc, kb int) {
-	var rows [mr][]float32
-	for i := range rows {
-		rows[i] = a[(i0+i)*lda+pc : (i0+i)*lda+pc+kb]
-	}
+// packAFullGo is the portable packAFull: one full micro-panel of op(A)
+// (rows [i0, i0+mr), depth [pc, pc+kb)).
+func packAFullGo(d []float32, transA bool, a []float32, lda, i0, pc, kb int) {
 	d = d[:kb*mr]
-	for p := 0; p < kb; p++ {
-		dp := d[p*mr : p*mr+mr]
-		for i := range rows {
-			dp[i] = rows[i][p]
+	if transA {
+		for p := 0; p < kb; p++ {
+			copy(d[p*mr:p*mr+mr], a[(pc+p)*lda+i0:(pc+p)*lda+i0+mr])
+		}
+		return
+	}
+	for i := 0; i < mr; i++ {
+		src := a[(i0+i)*lda+pc : (i0+i)*lda+pc+kb]
+		for p, v := range src {
+			d[p*mr+i] = v
+		}
+	}
+}
+
+// packBFullGo is the portable packBFull: one full micro-panel of op(B)
+// (depth [pc, pc+kb), columns [j0, j0+nr)).
+func packBFullGo(dst []float32, transB bool, b []float32, ldb, pc, kb, j0 int) {
+	dst = dst[:kb*nr]
+	if !transB {
+		for p := 0; p < kb; p++ {
+			copy(dst[p*nr:p*nr+nr], b[(pc+p)*ldb+j0:(pc+p)*ldb+j0+nr])
+		}
+		return
+	}
+	for j := 0; j < nr; j++ {
+		src := b[(j0+j)*ldb+pc : (j0+j)*ldb+pc+kb]
+		for p, v := range src {
+			dst[p*nr+j] = v
 		}
 	}
 }
