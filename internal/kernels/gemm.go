@@ -4,6 +4,7 @@
 package kernels
 
 import (
+	"runtime"
 	"sync"
 
 	"github.com/kiln-ml/kiln/internal/parallel"
@@ -23,7 +24,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	g := gemmPool.Get().(*gemm)
 	g.set(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-	g.run(m*n*k >= parallelFlops && parallel.Workers() > 1)
+	g.run(m*n*k >= parallelFlops && workers() > 1)
 	g.release()
 	gemmPool.Put(g)
 }
@@ -37,7 +38,7 @@ func SgemmBatched(batch int, transA, transB bool, m, n, k int, alpha float32, a 
 	}
 	// Large entries parallelise well on their own, and a single entry has
 	// nothing to spread: run them one after the other, each one threaded.
-	if batch == 1 || k <= 0 || m*n*k >= batchSerialFlops || parallel.Workers() == 1 {
+	if batch == 1 || k <= 0 || m*n*k >= batchSerialFlops || workers() == 1 {
 		for i := 0; i < batch; i++ {
 			Sgemm(transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
 		}
@@ -51,6 +52,13 @@ func SgemmBatched(batch int, transA, transB bool, m, n, k int, alpha float32, a 
 	parallel.For(batch, parallel.Split(batch, 1, 4), bj.fn)
 	bj.g = gemm{}
 	batchPool.Put(bj)
+}
+
+// workers is how many goroutines can usefully share a GEMM: the pool's
+// size, capped by GOMAXPROCS in case GOMAXPROCS was lowered after the pool
+// started (as go test -cpu does).
+func workers() int {
+	return min(parallel.Workers(), runtime.GOMAXPROCS(0))
 }
 
 // Tuning constants. The packed A block (mcBlock x kcBlock floats, 144 KiB)
@@ -70,6 +78,9 @@ const (
 	// batchSerialFlops is the m*n*k at or above which SgemmBatched runs the
 	// entries one after the other, each parallel on its own.
 	batchSerialFlops = 1 << 24
+	// interleaveFloats is the largest packed B block (kb x columns) for
+	// which A is packed one micro-panel at a time (macroInterleaved).
+	interleaveFloats = 64 << 10
 	// tasksPerWorker is how many compute tasks each worker gets on average:
 	// more than one lets a fast worker take over work from a slow one.
 	tasksPerWorker = 2
@@ -152,6 +163,12 @@ func (g *gemm) release() {
 // run computes the product chunk by chunk of B's columns: pack the chunk of
 // op(B) (all of k), then let the tasks compute their part of C from it.
 func (g *gemm) run(par bool) {
+	if !par && g.useDirect() {
+		ws := wsPool.Get().(*workspace)
+		g.runDirect(ws)
+		wsPool.Put(ws)
+		return
+	}
 	ncMax := max(bChunkFloats/g.k/nr*nr, nr)
 	for jc := 0; jc < g.n; jc += ncMax {
 		nc := min(ncMax, g.n-jc)
@@ -168,7 +185,7 @@ func (g *gemm) run(par bool) {
 			g.computeRange(0, 1)
 			continue
 		}
-		w := parallel.Workers()
+		w := workers()
 		parallel.For(strips, parallel.Split(strips, 4, 2), g.packFn)
 		// Split the rows when there are enough of them: every task then
 		// reads the whole shared B chunk and packs only its own rows of
@@ -219,8 +236,10 @@ func (g *gemm) computeRange(lo, hi int) {
 
 // workspace is one task's scratch: the packed A block and the edge tile.
 type workspace struct {
-	a   []float32
-	tmp [mr * nr]float32
+	a    []float32
+	b    []float32 // one packed B strip (unpacked path)
+	edge []float32 // the ragged A row panel (unpacked path)
+	tmp  [mr * nr]float32
 }
 
 var wsPool = sync.Pool{New: func() any { return new(workspace) }}
@@ -235,6 +254,10 @@ func (g *gemm) compute(ws *workspace, m0, m1, n0, n1 int) {
 			beta = 1 // later k blocks accumulate onto the first one's result
 		}
 		bpc := g.bp[pc*g.ncPad : pc*g.ncPad+kb*g.ncPad]
+		if (n1-n0)*kb <= interleaveFloats {
+			g.macroInterleaved(ws, m0, m1, n0, n1, pc, kb, bpc, beta)
+			continue
+		}
 		for ic := m0; ic < m1; ic += mcBlock {
 			mb := min(mcBlock, m1-ic)
 			packA(ws.a, g.transA, g.a, g.lda, ic, mb, pc, kb)
@@ -262,19 +285,33 @@ func (g *gemm) macro(ws *workspace, ic, mb, n0, n1, kb int, bpc []float32, beta 
 			// Edge tile: compute the full padded tile into tmp, then
 			// merge only the valid part into C.
 			microKernel(kb, as, bs, ws.tmp[:], nr, 1, 0)
-			for i := 0; i < rb; i++ {
-				cr := c[off+i*ldc : off+i*ldc+nb]
-				tr := ws.tmp[i*nr : i*nr+nb]
-				if beta == 0 {
-					for j, v := range tr {
-						cr[j] = alpha * v
-					}
-				} else {
-					for j, v := range tr {
-						cr[j] = alpha*v + beta*cr[j]
-					}
-				}
+			mergeTile(ws.tmp[:], rb, nb, c[off:], ldc, alpha, beta)
+		}
+	}
+}
+
+// macroInterleaved is the macro-kernel for a narrow B block (at most
+// interleaveFloats packed floats, so it stays in L2): it packs one A
+// micro-panel at a time and runs it against every B micro-panel at once.
+// Packing then overlaps with arithmetic (the packer prefetches the next
+// panel's rows while the kernels run), which matters when A comes cold from
+// memory, as in batched attention products.
+func (g *gemm) macroInterleaved(ws *workspace, m0, m1, n0, n1, pc, kb int, bpc []float32, beta float32) {
+	alpha, c, ldc := g.alpha, g.c, g.ldc
+	as := ws.a[:mr*kb]
+	for ir := m0; ir < m1; ir += mr {
+		rb := min(mr, m1-ir)
+		packA(as, g.transA, g.a, g.lda, ir, rb, pc, kb)
+		for jr := n0; jr < n1; jr += nr {
+			nb := min(nr, n1-jr)
+			bs := bpc[jr*kb : jr*kb+nr*kb]
+			off := ir*ldc + g.jc + jr
+			if rb == mr && nb == nr {
+				microKernel(kb, as, bs, c[off:off+(mr-1)*ldc+nr], ldc, alpha, beta)
+				continue
 			}
+			microKernel(kb, as, bs, ws.tmp[:], nr, 1, 0)
+			mergeTile(ws.tmp[:], rb, nb, c[off:], ldc, alpha, beta)
 		}
 	}
 }

@@ -4,14 +4,21 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"os"
 	"testing"
 
 	"github.com/kiln-ml/kiln/internal/parallel"
 )
 
-// Run these tests with GOMAXPROCS=1 and GOMAXPROCS=2 (separate go test
-// runs: the worker pool is sized once per process). The parallel task grid
-// is also exercised directly through sgemmParallel.
+// TestMain starts the worker pool at the process's full GOMAXPROCS before
+// go test -cpu lowers it, so -cpu 1,2 runs both the serial and the parallel
+// paths (the pool is sized once per process; Sgemm caps its parallelism at
+// the current GOMAXPROCS). The parallel task grid is also exercised directly
+// through sgemmParallel.
+func TestMain(m *testing.M) {
+	parallel.Workers()
+	os.Exit(m.Run())
+}
 
 func randSlice(r *rand.Rand, n int) []float32 {
 	s := make([]float32, n)
@@ -258,7 +265,7 @@ func TestSgemmAllocs(t *testing.T) {
 	})
 	// parallel.For allocates its task descriptor on multi-worker runs.
 	limit := 0.0
-	if parallel.Workers() > 1 {
+	if workers() > 1 {
 		limit = 4
 	}
 	if allocs > limit {

@@ -115,3 +115,23 @@ func packBFull(dst []float32, transB bool, b []float32, ldb, pc, kb, j0 int) {
 	_ = b[o+(kb-1)*ldb+nr-1]
 	packB16N(kb, &b[o], ldb, &dst[0])
 }
+
+// sgemmKernel6x16S is the strided micro-kernel: like sgemmKernel6x16, but A
+// element (i, p) is at a[i*ars+p*acs] and B row p (16 floats) at b[p*brs],
+// so operands can be read in place.
+//
+//go:noescape
+func sgemmKernel6x16S(kb int, a *float32, ars, acs int, b *float32, brs int, c *float32, ldc int, alpha, beta float32)
+
+// haveStrided reports whether microKernelStrided is available; without it
+// every product takes the packed path.
+func haveStrided() bool { return useAsm }
+
+// microKernelStrided computes one mr x nr tile from operands read in place:
+// A element (i, p) at a[i*ars+p*acs], B element (p, j) at b[p*brs+j].
+func microKernelStrided(kb int, a []float32, ars, acs int, b []float32, brs int, c []float32, ldc int, alpha, beta float32) {
+	_ = a[(mr-1)*ars+(kb-1)*acs]
+	_ = b[(kb-1)*brs+nr-1]
+	_ = c[(mr-1)*ldc+nr-1]
+	sgemmKernel6x16S(kb, &a[0], ars, acs, &b[0], brs, &c[0], ldc, alpha, beta)
+}

@@ -191,6 +191,141 @@ overwrite:
 	VZEROUPPER
 	RET
 
+// KSTEPS is one depth step of the strided 6x16 micro-kernel: B row at BX,
+// A values at (R10), (R10)(R11), (R10)(R11*2), (R12), (R12)(R11),
+// (R12)(R11*2); then every pointer moves one depth step on.
+#define KSTEPS \
+	VMOVUPS      (BX), Y12;          \
+	VMOVUPS      32(BX), Y13;        \
+	VBROADCASTSS (R10), Y14;         \
+	VFMADD231PS  Y12, Y14, Y0;       \
+	VFMADD231PS  Y13, Y14, Y1;       \
+	VBROADCASTSS (R10)(R11*1), Y15;  \
+	VFMADD231PS  Y12, Y15, Y2;       \
+	VFMADD231PS  Y13, Y15, Y3;       \
+	VBROADCASTSS (R10)(R11*2), Y14;  \
+	VFMADD231PS  Y12, Y14, Y4;       \
+	VFMADD231PS  Y13, Y14, Y5;       \
+	VBROADCASTSS (R12), Y15;         \
+	VFMADD231PS  Y12, Y15, Y6;       \
+	VFMADD231PS  Y13, Y15, Y7;       \
+	VBROADCASTSS (R12)(R11*1), Y14;  \
+	VFMADD231PS  Y12, Y14, Y8;       \
+	VFMADD231PS  Y13, Y14, Y9;       \
+	VBROADCASTSS (R12)(R11*2), Y15;  \
+	VFMADD231PS  Y12, Y15, Y10;      \
+	VFMADD231PS  Y13, Y15, Y11;      \
+	ADDQ         SI, BX;             \
+	ADDQ         R13, R10;           \
+	ADDQ         R13, R12
+
+// func sgemmKernel6x16S(kb int, a *float32, ars, acs int, b *float32, brs int, c *float32, ldc int, alpha, beta float32)
+//
+// The strided micro-kernel reads its operands where they are instead of
+// from packed panels: A element (i, p) is at a + i*ars + p*acs and B row p
+// (16 floats) at b + p*brs, strides in floats. It serves small products,
+// where packing would cost as much as the arithmetic. Same accumulator
+// layout as sgemmKernel6x16; R10 and R12 address A rows 0 and 3, R11 is the
+// A row stride, R13 the A depth stride, SI the B row stride (all in bytes).
+TEXT ·sgemmKernel6x16S(SB), NOSPLIT, $0-72
+	MOVQ kb+0(FP), CX
+	MOVQ a+8(FP), R10
+	MOVQ ars+16(FP), R11
+	MOVQ acs+24(FP), R13
+	MOVQ b+32(FP), BX
+	MOVQ brs+40(FP), SI
+	MOVQ c+48(FP), DI
+	MOVQ ldc+56(FP), DX
+	SHLQ $2, R11
+	SHLQ $2, R13
+	SHLQ $2, SI
+	SHLQ $2, DX
+	LEAQ (R11)(R11*2), R12
+	ADDQ R10, R12
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	MOVQ CX, R9
+	SHRQ $2, R9
+	JZ   stail
+
+sloop4:
+	KSTEPS
+	KSTEPS
+	KSTEPS
+	KSTEPS
+	DECQ R9
+	JNZ  sloop4
+
+stail:
+	ANDQ $3, CX
+	JZ   sstore
+
+sloop1:
+	KSTEPS
+	DECQ CX
+	JNZ  sloop1
+
+sstore:
+	VBROADCASTSS alpha+64(FP), Y14
+	VMULPS       Y14, Y0, Y0
+	VMULPS       Y14, Y1, Y1
+	VMULPS       Y14, Y2, Y2
+	VMULPS       Y14, Y3, Y3
+	VMULPS       Y14, Y4, Y4
+	VMULPS       Y14, Y5, Y5
+	VMULPS       Y14, Y6, Y6
+	VMULPS       Y14, Y7, Y7
+	VMULPS       Y14, Y8, Y8
+	VMULPS       Y14, Y9, Y9
+	VMULPS       Y14, Y10, Y10
+	VMULPS       Y14, Y11, Y11
+
+	MOVL beta+68(FP), R8
+	ANDL $0x7fffffff, R8
+	JZ   soverwrite
+
+	VBROADCASTSS beta+68(FP), Y15
+	STOREROW_BETA(Y0, Y1)
+	ADDQ         DX, DI
+	STOREROW_BETA(Y2, Y3)
+	ADDQ         DX, DI
+	STOREROW_BETA(Y4, Y5)
+	ADDQ         DX, DI
+	STOREROW_BETA(Y6, Y7)
+	ADDQ         DX, DI
+	STOREROW_BETA(Y8, Y9)
+	ADDQ         DX, DI
+	STOREROW_BETA(Y10, Y11)
+	VZEROUPPER
+	RET
+
+soverwrite:
+	STOREROW(Y0, Y1)
+	ADDQ DX, DI
+	STOREROW(Y2, Y3)
+	ADDQ DX, DI
+	STOREROW(Y4, Y5)
+	ADDQ DX, DI
+	STOREROW(Y6, Y7)
+	ADDQ DX, DI
+	STOREROW(Y8, Y9)
+	ADDQ DX, DI
+	STOREROW(Y10, Y11)
+	VZEROUPPER
+	RET
+
 // TRANSPOSE8 transposes the 8x8 block in Y0..Y7 (row i in Yi): afterwards
 // column j is in Y(8+j). Y0..Y7 are clobbered. Step 1 interleaves row pairs,
 // step 2 gathers 4-row groups within each 128-bit lane (lane 0 holds columns
@@ -228,7 +363,11 @@ overwrite:
 // 6 and 7 are zero), transpose, and store the 8 columns; each column store
 // writes 8 floats at a 6-float pitch, the extra two being overwritten by the
 // next column, except the last column, which is stored as 4+2 floats.
+// The six rows below this panel, which the next call packs, are
+// prefetched as this one goes: the row pieces are often too short for the
+// hardware prefetchers to pick up, and a fresh operand comes from DRAM.
 //   SI, R10  rows 0-2 and 3-5 (SI + 3*lda); R9 = lda in bytes
+//   R11, R12 rows 6-8 and 9-11 (prefetch only)
 //   DI       destination; CX depth steps left
 TEXT ·packA6N(SB), NOSPLIT, $0-32
 	MOVQ kb+0(FP), CX
@@ -238,11 +377,21 @@ TEXT ·packA6N(SB), NOSPLIT, $0-32
 	SHLQ $2, R9
 	LEAQ (R9)(R9*2), R10
 	ADDQ SI, R10
+	LEAQ (R10)(R9*2), R11
+	ADDQ R9, R11
+	LEAQ (R11)(R9*2), R12
+	ADDQ R9, R12
 
 	CMPQ CX, $8
 	JLT  a6tail
 
 a6loop8:
+	PREFETCHT0 (R11)
+	PREFETCHT0 (R11)(R9*1)
+	PREFETCHT0 (R11)(R9*2)
+	PREFETCHT0 (R12)
+	PREFETCHT0 (R12)(R9*1)
+	PREFETCHT0 (R12)(R9*2)
 	VMOVUPS (SI), Y0
 	VMOVUPS (SI)(R9*1), Y1
 	VMOVUPS (SI)(R9*2), Y2
@@ -264,6 +413,8 @@ a6loop8:
 	VMOVQ   X15, 184(DI)
 	ADDQ    $32, SI
 	ADDQ    $32, R10
+	ADDQ    $32, R11
+	ADDQ    $32, R12
 	ADDQ    $192, DI
 	SUBQ    $8, CX
 	CMPQ    CX, $8

@@ -60,3 +60,12 @@ func packAFull(d []float32, transA bool, a []float32, lda, i0, pc, kb int) {
 func packBFull(dst []float32, transB bool, b []float32, ldb, pc, kb, j0 int) {
 	packBFullGo(dst, transB, b, ldb, pc, kb, j0)
 }
+
+// haveStrided reports whether microKernelStrided is available; the portable
+// build always packs.
+func haveStrided() bool { return false }
+
+// microKernelStrided is never called in the portable build.
+func microKernelStrided(kb int, a []float32, ars, acs int, b []float32, brs int, c []float32, ldc int, alpha, beta float32) {
+	panic("kernels: no strided micro-kernel")
+}
