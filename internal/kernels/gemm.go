@@ -36,9 +36,10 @@ func SgemmBatched(batch int, transA, transB bool, m, n, k int, alpha float32, a 
 	if batch <= 0 || m <= 0 || n <= 0 {
 		return
 	}
-	// Large entries parallelise well on their own, and a single entry has
-	// nothing to spread: run them one after the other, each one threaded.
-	if batch == 1 || k <= 0 || m*n*k >= batchSerialFlops || workers() == 1 {
+	// Large entries parallelise well on their own, a single entry has
+	// nothing to spread, and a tiny batch is not worth waking workers for:
+	// run the entries one after the other (each one threaded if large).
+	if batch == 1 || k <= 0 || m*n*k >= batchSerialFlops || batch*m*n*k < parallelFlops || workers() == 1 {
 		for i := 0; i < batch; i++ {
 			Sgemm(transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
 		}

@@ -34,12 +34,17 @@ var benchTrans = []struct {
 // the same drivers.
 type sgemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
-// benchGemm benchmarks fn on every shape and layout.
-func benchGemm(b *testing.B, fn sgemmFunc) {
+// benchGemm benchmarks fn on every shape and layout; setup, if not nil,
+// runs at the start of every sub-benchmark (go test -cpu switches
+// GOMAXPROCS per sub-benchmark, not per top-level benchmark).
+func benchGemm(b *testing.B, fn sgemmFunc, setup func()) {
 	for _, sh := range benchShapes {
 		m, k, n := sh[0], sh[1], sh[2]
 		for _, tr := range benchTrans {
 			b.Run(fmt.Sprintf("%dx%dx%d/%s", m, k, n, tr.name), func(b *testing.B) {
+				if setup != nil {
+					setup()
+				}
 				r := rand.New(rand.NewSource(1))
 				a, bm, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
 				lda, ldb := k, n
@@ -64,11 +69,16 @@ func benchGemm(b *testing.B, fn sgemmFunc) {
 // batchedFunc is the SgemmBatched signature.
 type batchedFunc func(batch int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int)
 
-func benchBatchedGemm(b *testing.B, fn batchedFunc) {
+// benchBatchedGemm benchmarks fn on the attention shapes; setup as in
+// benchGemm.
+func benchBatchedGemm(b *testing.B, fn batchedFunc, setup func()) {
 	for _, sh := range benchBatched {
 		batch, m, k, n := sh[0], sh[1], sh[2], sh[3]
 		for _, tr := range benchTrans {
 			b.Run(fmt.Sprintf("%dx%dx%dx%d/%s", batch, m, k, n, tr.name), func(b *testing.B) {
+				if setup != nil {
+					setup()
+				}
 				r := rand.New(rand.NewSource(1))
 				a, bm, c := randSlice(r, batch*m*k), randSlice(r, batch*k*n), make([]float32, batch*m*n)
 				lda, ldb := k, n
@@ -93,6 +103,6 @@ func benchBatchedGemm(b *testing.B, fn batchedFunc) {
 	}
 }
 
-func BenchmarkSgemm(b *testing.B) { benchGemm(b, Sgemm) }
+func BenchmarkSgemm(b *testing.B) { benchGemm(b, Sgemm, nil) }
 
-func BenchmarkSgemmBatched(b *testing.B) { benchBatchedGemm(b, SgemmBatched) }
+func BenchmarkSgemmBatched(b *testing.B) { benchBatchedGemm(b, SgemmBatched, nil) }

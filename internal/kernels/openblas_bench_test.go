@@ -18,14 +18,13 @@ import (
 //
 // OpenBLAS gets as many threads as GOMAXPROCS.
 
-func BenchmarkOpenBLASSgemm(b *testing.B) {
-	openblas.SetThreads(runtime.GOMAXPROCS(0))
-	benchGemm(b, openblas.Sgemm)
-}
+// setOpenBLASThreads matches the OpenBLAS thread count to GOMAXPROCS.
+func setOpenBLASThreads() { openblas.SetThreads(runtime.GOMAXPROCS(0)) }
+
+func BenchmarkOpenBLASSgemm(b *testing.B) { benchGemm(b, openblas.Sgemm, setOpenBLASThreads) }
 
 func BenchmarkOpenBLASSgemmBatched(b *testing.B) {
-	openblas.SetThreads(runtime.GOMAXPROCS(0))
-	benchBatchedGemm(b, openblas.SgemmBatched)
+	benchBatchedGemm(b, openblas.SgemmBatched, setOpenBLASThreads)
 }
 
 // TestOpenBLASAgrees checks the comparison is fair: OpenBLAS computes what

@@ -10,6 +10,7 @@ package openblas
 #cgo LDFLAGS: -lopenblas
 #include <cblas.h>
 void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
 */
 import "C"
 
@@ -17,6 +18,9 @@ import "unsafe"
 
 // SetThreads sets the OpenBLAS thread count.
 func SetThreads(n int) { C.openblas_set_num_threads(C.int(n)) }
+
+// Threads returns the OpenBLAS thread count.
+func Threads() int { return int(C.openblas_get_num_threads()) }
 
 // Sgemm is kernels.Sgemm computed by OpenBLAS's cblas_sgemm.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
