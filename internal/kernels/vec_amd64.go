@@ -15,27 +15,7 @@ const haveVecAsm = true
 
 // useVecAsm is true when the CPU and OS support AVX2 and FMA (tests flip it
 // to exercise the pure-Go kernels too).
-var useVecAsm = cpuHasAVX2FMA()
-
-func cpuid(op, op2 uint32) (a, b, c, d uint32)
-func xgetbv0() (a, d uint32)
-
-func cpuHasAVX2FMA() bool {
-	maxID, _, _, _ := cpuid(0, 0)
-	if maxID < 7 {
-		return false
-	}
-	_, _, c1, _ := cpuid(1, 0)
-	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
-	if c1&(fma|osxsave|avx) != fma|osxsave|avx {
-		return false
-	}
-	if xa, _ := xgetbv0(); xa&6 != 6 { // XMM and YMM state enabled
-		return false
-	}
-	_, b7, _, _ := cpuid(7, 0)
-	return b7&(1<<5) != 0 // AVX2
-}
+var useVecAsm = hasAVX2FMA() // the CPU check of kernel_amd64.go
 
 func ptr(s []float32) *float32 {
 	if s == nil {

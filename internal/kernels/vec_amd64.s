@@ -223,24 +223,7 @@ GLOBL ·vecMask(SB), RODATA|NOPTR, $64
 	VPSUBD MAGIC, T1_2, T1_2; \
 	EXPPOLYX2(X, T1, T2, X_2, T1_2, T2_2)
 
-// func cpuid(op, op2 uint32) (a, b, c, d uint32)
-TEXT ·cpuid(SB), NOSPLIT, $0-24
-	MOVL op+0(FP), AX
-	MOVL op2+4(FP), CX
-	CPUID
-	MOVL AX, a+8(FP)
-	MOVL BX, b+12(FP)
-	MOVL CX, c+16(FP)
-	MOVL DX, d+20(FP)
-	RET
 
-// func xgetbv0() (a, d uint32)
-TEXT ·xgetbv0(SB), NOSPLIT, $0-8
-	MOVL $0, CX
-	XGETBV
-	MOVL AX, a+0(FP)
-	MOVL DX, d+4(FP)
-	RET
 
 // func expAVX2(dst, src *float32, n int)
 // DI = dst, SI = src, CX = n; Y0 and Y3 hold the two vectors of the main
