@@ -205,7 +205,7 @@ func fromSlice[E float32 | float64 | int64 | bool](dtype DType, data []E, shape 
 func (t *Tensor) Shape() []int { return append([]int{}, t.live().shape...) }
 
 // Dim returns the size of dimension i; negative i counts from the end.
-func (t *Tensor) Dim(i int) int { return t.shape[normAxis("Dim", i, len(t.shape))] }
+func (t *Tensor) Dim(i int) int { return t.live().shape[normAxis("Dim", i, len(t.shape))] }
 
 // Rank returns the number of dimensions.
 func (t *Tensor) Rank() int { return len(t.shape) }
