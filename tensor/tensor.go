@@ -76,7 +76,7 @@ type Tensor struct {
 	// the next Backward so that a training loop does not allocate (and
 	// page-fault) a fresh gradient for every parameter at every step.
 	spareGrad *Tensor
-	node         *node   // the op that made this tensor; nil for leaves
+	node      *node // the op that made this tensor; nil for leaves
 	// pending is Backward's scratch slot: the gradient flowing into this
 	// tensor while the graph is walked.
 	pending *Tensor
