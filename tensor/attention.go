@@ -123,15 +123,7 @@ func gemm32(transA, transB bool, m, n, k int, alpha float32, a []float32, lda in
 }
 
 func gemm64a(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, c []float64, ldc int) {
-	gemm64(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if alpha != 1 {
-		for i := 0; i < m; i++ {
-			row := c[i*ldc : i*ldc+n]
-			for j := range row {
-				row[j] *= alpha
-			}
-		}
-	}
+	kernels.GemmRef(transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc)
 }
 
 // dropped reports whether probability (bh, i, j) is dropped.
@@ -186,22 +178,29 @@ func attnForward[T Float](a *attn, gemm gemmFn[T], q, k, v, probs, out []T) {
 			}
 			pd := p
 			if a.p > 0 {
-				inv := T(1 / (1 - a.p))
-				for i := 0; i < a.Tq; i++ {
-					for j := 0; j < a.Tk; j++ {
-						x := p[i*a.Tk+j] * inv
-						if a.dropped(bh, i, j) {
-							x = 0
-						}
-						scratch[i*a.Tk+j] = x
-					}
-				}
+				dropProbs(a, bh, scratch, p)
 				pd = scratch
 			}
 			// out_h = pd v_h, [Tq, D], written into columns h*D.. of out.
 			gemm(false, false, a.Tq, a.D, a.Tk, 1, pd, a.Tk, vh, HD, out[b*a.Tq*HD+h*a.D:], HD)
 		}
 	})
+}
+
+// dropProbs writes head bh's probabilities p [Tq, Tk] after inverted
+// dropout into dst: dropped entries 0, kept ones scaled by 1/(1-p). Forward
+// and backward call it with the same counters, so the mask is never stored.
+func dropProbs[T Float](a *attn, bh int, dst, p []T) {
+	inv := T(1 / (1 - a.p))
+	for i := 0; i < a.Tq; i++ {
+		for j := 0; j < a.Tk; j++ {
+			x := p[i*a.Tk+j] * inv
+			if a.dropped(bh, i, j) {
+				x = 0
+			}
+			dst[i*a.Tk+j] = x
+		}
+	}
 }
 
 // maskedSoftmaxRow turns row i's scores into probabilities in place.
@@ -284,15 +283,7 @@ func attnBackward[T Float](a *attn, gemm gemmFn[T], q, k, v, probs, g, dq, dk, d
 			p := probs[bh*a.Tq*a.Tk : (bh+1)*a.Tq*a.Tk]
 			used := p
 			if a.p > 0 {
-				for i := 0; i < a.Tq; i++ {
-					for j := 0; j < a.Tk; j++ {
-						x := p[i*a.Tk+j] * inv
-						if a.dropped(bh, i, j) {
-							x = 0
-						}
-						pd[i*a.Tk+j] = x
-					}
-				}
+				dropProbs(a, bh, pd, p)
 				used = pd
 			}
 			// dv_h = usedᵀ g_h, [Tk, D].

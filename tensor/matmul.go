@@ -111,28 +111,8 @@ func matMulSummed(x, y *Tensor, transX, transY bool, shape []int) *Tensor {
 	return sumTo(MatMulT(x, y, transX, transY), shape)
 }
 
-// gemm64 is the float64 matmul for gradient checks and references: C = op(A) op(B).
+// gemm64 is the float64 matmul for gradient checks and references:
+// C = op(A) op(B).
 func gemm64(transA, transB bool, m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int) {
-	for i := 0; i < m; i++ {
-		row := c[i*ldc : i*ldc+n]
-		clear(row)
-		for p := 0; p < k; p++ {
-			var av float64
-			if transA {
-				av = a[p*lda+i]
-			} else {
-				av = a[i*lda+p]
-			}
-			if transB {
-				for j := range row {
-					row[j] += av * b[j*ldb+p]
-				}
-			} else {
-				br := b[p*ldb : p*ldb+n]
-				for j, bv := range br {
-					row[j] += av * bv
-				}
-			}
-		}
-	}
+	kernels.GemmRef(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, c, ldc)
 }

@@ -334,6 +334,14 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 // sgemmRef is the plain reference implementation the fast paths are tested
 // against.
 func sgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	GemmRef(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// GemmRef is the plain triple-loop C = alpha*op(A)*op(B) + beta*C with the
+// layout rules of Sgemm, for float32 or float64. It is the oracle of the
+// kernel tests and the float64 matmul of the tensor engine's gradient checks;
+// it is not fast.
+func GemmRef[T float32 | float64](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	for i := 0; i < m; i++ {
 		row := c[i*ldc : i*ldc+n]
 		if beta == 0 {
@@ -344,7 +352,7 @@ func sgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 			}
 		}
 		for p := 0; p < k; p++ {
-			var av float32
+			var av T
 			if transA {
 				av = a[p*lda+i]
 			} else {
