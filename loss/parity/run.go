@@ -50,7 +50,7 @@ func (r *Report) Failed() int {
 
 // GroupCount is the pass count of one group.
 type GroupCount struct {
-	Group          string
+	Group         string
 	Passed, Total int
 }
 
