@@ -1,0 +1,109 @@
+// Command kiln is kiln's command-line tool.
+//
+//	kiln <command> [subcommand] [flags]
+//
+// Commands:
+//
+//	parity losses --cases FILE   check kiln's losses against a PyTorch reference file
+//	help                         print the commands
+//
+// Exit status: 0 on success, 1 when a command fails (for parity: any failing
+// case), 2 for a usage error (the message names the flag), 3 for an internal
+// error (reported briefly, never as a Go panic trace).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"sort"
+	"strings"
+)
+
+// usageError is a mistake on the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// exitError carries a non-zero exit status without a message of its own
+// (the command already printed its report).
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// command is one entry of the dispatcher.
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{
+	"parity": {"parity losses --cases FILE: check kiln's losses against a PyTorch reference file", runParity},
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run dispatches args and returns the exit status. A panic anywhere below
+// is caught here and reported in two lines.
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "kiln: internal error: %v\n", r)
+			if os.Getenv("KILN_TRACEBACK") != "" {
+				stderr.Write(debug.Stack())
+			} else {
+				fmt.Fprintln(stderr, "kiln: this is a bug; rerun with KILN_TRACEBACK=1 for the stack and please report it")
+			}
+			code = 3
+		}
+	}()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "kiln: unknown command %q\n", args[0])
+		printUsage(stderr)
+		return 2
+	}
+	err := cmd.run(args[1:], stdout, stderr)
+	var ue usageError
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "kiln %s: %v\n", args[0], err)
+		return 2
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintf(stderr, "kiln %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: kiln <command> [flags]")
+	fmt.Fprintln(w, "\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "  help     print this message")
+}
+
+// flagName strips the dashes the user typed.
+func flagName(s string) string { return strings.TrimLeft(s, "-") }
