@@ -4,8 +4,9 @@
 //
 // Commands:
 //
-//	parity losses --cases FILE   check kiln's losses against a PyTorch reference file
-//	help                         print the commands
+//	parity losses --cases FILE                  check kiln's losses against a PyTorch reference file
+//	tokenize --tokenizer DIR --input FILE.jsonl  token ids, type ids, masks and offsets as JSONL
+//	help                                         print the commands
 //
 // Exit status: 0 on success, 1 when a command fails (for parity: any failing
 // case), 2 for a usage error (the message names the flag), 3 for an internal
@@ -42,7 +43,8 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"parity": {"parity losses --cases FILE: check kiln's losses against a PyTorch reference file", runParity},
+	"parity":   {"parity losses --cases FILE: check kiln's losses against a PyTorch reference file", runParity},
+	"tokenize": {"tokenize --tokenizer DIR --input FILE.jsonl: token ids, type ids, masks and offsets as JSONL", runTokenize},
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -100,9 +102,9 @@ func printUsage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "  help     print this message")
+	fmt.Fprintln(w, "  help      print this message")
 }
 
 // flagName strips the dashes the user typed.
