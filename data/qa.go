@@ -200,9 +200,10 @@ func answers(row Row, field string) (text string, start int, ok bool, err error)
 	var texts, starts []any
 	switch x := v.(type) {
 	case map[string]any:
-		texts, _ = x["text"].([]any)
-		starts, _ = x["answer_start"].([]any)
-		if texts == nil || starts == nil || len(texts) != len(starts) {
+		var ok1, ok2 bool
+		texts, ok1 = x["text"].([]any)
+		starts, ok2 = x["answer_start"].([]any)
+		if !ok1 || !ok2 || len(texts) != len(starts) {
 			return "", 0, false, row.Errorf(field, v, `must have lists "text" and "answer_start" of equal length`)
 		}
 	case []any:
