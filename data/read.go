@@ -211,12 +211,16 @@ func (r *Reader) Close() error {
 func (r *Reader) shape(row *Row) error {
 	o := &r.opts
 	if len(o.Rename) > 0 {
-		for from, to := range o.Rename {
-			if v, ok := row.Fields[from]; ok && from != to {
-				delete(row.Fields, from)
-				row.Fields[to] = v
+		// All renames at once, so that swaps and chains do not depend on
+		// map order.
+		renamed := make(map[string]any, len(row.Fields))
+		for k, v := range row.Fields {
+			if to, ok := o.Rename[k]; ok {
+				k = to
 			}
+			renamed[k] = v
 		}
+		row.Fields = renamed
 	}
 	if len(o.Columns) > 0 {
 		kept := make(map[string]any, len(o.Columns))

@@ -3,6 +3,7 @@ package data
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 
 	"github.com/kiln-ml/kiln/tokenizer"
@@ -204,6 +205,20 @@ func (c *Config) defaults() {
 // "start_positions"/"end_positions" for QA). Every bad row is an error naming
 // its file, line and field, or, with SkipBad, an entry in Features.Skipped.
 func Preprocess(cfg Config, rows []Row) (*Features, error) {
+	return PreprocessStream(cfg, func(yield func(Row, error) bool) {
+		for _, r := range rows {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	})
+}
+
+// PreprocessStream is Preprocess over a stream of rows, such as
+// Reader.All(), so that a file larger than memory is tokenized row by row
+// (only the examples are kept; for CausalLM and MaskedLM these are the
+// packed blocks). A read error stops it.
+func PreprocessStream(cfg Config, rows iter.Seq2[Row, error]) (*Features, error) {
 	cfg.defaults()
 	if cfg.Tokenizer == nil {
 		return nil, errors.New("data: Config.Tokenizer is nil")
@@ -221,9 +236,12 @@ func Preprocess(cfg Config, rows []Row) (*Features, error) {
 	if cfg.Task == CausalLM || cfg.Task == MaskedLM && !cfg.LineByLine {
 		return p.out, p.lm(rows)
 	}
-	for _, row := range rows {
+	for row, err := range rows {
+		if err != nil {
+			return nil, err
+		}
 		n := len(p.out.Examples)
-		err := p.row(row)
+		err = p.row(row)
 		if err == nil {
 			continue
 		}
@@ -619,7 +637,7 @@ func (p *preprocessor) multipleChoice(row Row) error {
 // group_texts do (HF maps group_texts over chunks of 1000 rows, so its
 // remainder is dropped per chunk; kiln concatenates the whole split). Causal
 // LM labels are the inputs (the model shifts them).
-func (p *preprocessor) lm(rows []Row) error {
+func (p *preprocessor) lm(rows iter.Seq2[Row, error]) error {
 	c := &p.cfg
 	var ids, types, special []int
 	flush := func(final bool) {
@@ -640,7 +658,10 @@ func (p *preprocessor) lm(rows []Row) error {
 			ids, types, special = nil, nil, nil
 		}
 	}
-	for _, row := range rows {
+	for row, err := range rows {
+		if err != nil {
+			return err
+		}
 		if row.Has("input_ids") {
 			n := len(p.out.Examples)
 			if err := p.pretokenized(row); err != nil {

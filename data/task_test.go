@@ -418,3 +418,22 @@ func TestShippedFiles(t *testing.T) {
 	}
 	t.Logf("%d shipped files read", n)
 }
+
+func TestPreprocessStream(t *testing.T) {
+	tok := bert(t)
+	src := "review,score\ngreat snack,great\nstale,other\n\"bad,row\n"
+	r, err := NewReader(strings.NewReader(src), "f.csv", Options{Rename: map[string]string{"review": "text", "score": "label"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := NewLabelSet("great", "other")
+	f, err := PreprocessStream(Config{Task: Classification, Tokenizer: tok, Labels: l}, r.All())
+	if want := `data: f.csv line 4: extraneous or missing " in quoted-field`; f != nil || err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	// Renames apply at once, so a swap works.
+	rows, _, err := readString(t, "s.jsonl", `{"a": 1, "b": 2}`, Options{Rename: map[string]string{"a": "b", "b": "a"}})
+	if err != nil || rows[0].Fields["a"] != 2.0 || rows[0].Fields["b"] != 1.0 {
+		t.Errorf("swap %v %v", rows, err)
+	}
+}
