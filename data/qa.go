@@ -317,3 +317,14 @@ func windows(e *tokenizer.Encoding) []*tokenizer.Encoding {
 	}
 	return out
 }
+
+// AnswerSpan returns the character span of the context covered by tokens
+// start..end (inclusive) of a QuestionAnswering example, the step run_qa.py's
+// postprocess_qa_predictions uses to turn predicted positions back into
+// text. ok is false when a token lies outside the context or end < start.
+func (e *Example) AnswerSpan(start, end int) (span tokenizer.Offset, ok bool) {
+	if start < 0 || end < start || end >= len(e.Offsets) || e.Offsets[start].Start < 0 || e.Offsets[end].Start < 0 {
+		return tokenizer.Offset{}, false
+	}
+	return tokenizer.Offset{Start: e.Offsets[start].Start, End: e.Offsets[end].End}, true
+}

@@ -392,6 +392,9 @@ func (p *preprocessor) label(row Row, e *Example) error {
 
 // pretokenized passes a row with input_ids through.
 func (p *preprocessor) pretokenized(row Row) error {
+	if p.cfg.Task == MultipleChoice {
+		return row.Errorf("input_ids", nil, "pre-tokenized rows are not supported for multiple choice; give the texts")
+	}
 	ids, err := row.Ints("input_ids")
 	if err != nil {
 		return err
@@ -424,7 +427,7 @@ func (p *preprocessor) pretokenized(row Row) error {
 		labelField = "label"
 	}
 	switch p.cfg.Task {
-	case Classification, MultipleChoice:
+	case Classification:
 		if e.Label, err = row.Int(labelField); err != nil {
 			return err
 		}

@@ -240,10 +240,11 @@ func TestQuestionAnswering(t *testing.T) {
 	var got []pos
 	for _, e := range f.Examples {
 		p := pos{id: e.ID, start: e.Start, end: e.End}
-		if e.Start > 0 {
+		if sp, ok := e.AnswerSpan(e.Start, e.End); ok {
 			// The positions must cover exactly the answer's characters.
-			r := []rune(qaContext)
-			p.text = string(r[e.Offsets[e.Start].Start:e.Offsets[e.End].End])
+			p.text = string([]rune(qaContext)[sp.Start:sp.End])
+		} else if e.Start != 0 {
+			t.Errorf("%s: start %d is not in the context", e.ID, e.Start)
 		}
 		got = append(got, p)
 	}
