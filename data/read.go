@@ -25,8 +25,10 @@ const (
 	Auto Format = iota
 	// CSV is comma-separated values with a header line (RFC 4180 quoting).
 	CSV
-	// TSV is tab-separated values with a header line; quotes are taken
-	// literally where they cannot open a quoted field (GLUE-style files).
+	// TSV is tab-separated values with a header line, as IANA defines it
+	// and GLUE ships it: one record per line, fields split on tabs, no
+	// quoting (quotes are ordinary characters). For quoted tab-separated
+	// files use CSV with Options.Comma '\t'.
 	TSV
 	// JSONL is one JSON object per line.
 	JSONL
@@ -63,6 +65,9 @@ func FormatOf(name string) (Format, error) {
 type Options struct {
 	// Format of the input; Auto chooses by extension.
 	Format Format
+	// Comma is the CSV field separator (default ','), e.g. ';' or '\t' for
+	// quoted tab-separated files.
+	Comma rune
 	// Rename maps source field names to the names the rest of the pipeline
 	// uses ("sentence" -> "text"). It is applied first.
 	Rename map[string]string
@@ -250,13 +255,43 @@ func (r *Reader) shape(row *Row) error {
 // ---- CSV and TSV ----
 
 func (r *Reader) initCSV(in io.Reader) error {
-	cr := csv.NewReader(in)
-	cr.FieldsPerRecord = -1 // counted here, for a better message
+	// next returns one record and the line it starts on.
+	var next func() ([]string, int, error)
 	if r.opts.Format == TSV {
-		cr.Comma = '\t'
-		cr.LazyQuotes = true
+		br := bufio.NewReaderSize(in, 1<<16)
+		line := 0
+		next = func() ([]string, int, error) {
+			b, err := br.ReadString('\n')
+			if b == "" && errors.Is(err, io.EOF) {
+				return nil, 0, io.EOF
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
+				return nil, 0, err
+			}
+			line++
+			b = strings.TrimSuffix(strings.TrimSuffix(b, "\n"), "\r")
+			return strings.Split(b, "\t"), line, nil
+		}
+	} else {
+		cr := csv.NewReader(in)
+		cr.FieldsPerRecord = -1 // counted here, for a better message
+		if r.opts.Comma != 0 {
+			cr.Comma = r.opts.Comma
+		}
+		next = func() ([]string, int, error) {
+			rec, err := cr.Read()
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, 0, &RowError{File: r.name, Line: pe.StartLine, Msg: pe.Err.Error()}
+			}
+			if err != nil {
+				return nil, 0, err
+			}
+			line, _ := cr.FieldPos(0)
+			return rec, line, nil
+		}
 	}
-	header, err := cr.Read()
+	header, _, err := next()
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("data: %s: empty file, expected a header line", r.name)
 	}
@@ -293,18 +328,17 @@ func (r *Reader) initCSV(in io.Reader) error {
 		}
 	}
 	r.next = func() (Row, error) {
-		rec, err := cr.Read()
+		rec, line, err := next()
 		if errors.Is(err, io.EOF) {
 			return Row{}, io.EOF
 		}
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			return Row{}, &RowError{File: r.name, Line: pe.StartLine, Msg: pe.Err.Error()}
+		var re *RowError
+		if errors.As(err, &re) {
+			return Row{}, re
 		}
 		if err != nil {
 			return Row{}, fatal{fmt.Errorf("data: %s: %w", r.name, err)}
 		}
-		line, _ := cr.FieldPos(0)
 		row := Row{File: r.name, Line: line, Fields: make(map[string]any, len(header))}
 		if len(rec) != len(header) {
 			return Row{}, row.Errorf("", nil, "%d fields, the header has %d", len(rec), len(header))

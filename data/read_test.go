@@ -33,7 +33,7 @@ func TestReadFormats(t *testing.T) {
 		name, src string
 	}{
 		{"a.csv", "text,label\n\"hello, world\",pos\n\"two\nlines\",neg\n"},
-		{"a.tsv", "text\tlabel\nhello, world\tpos\n\"two\nlines\"\tneg\n"},
+		{"a.tsv", "text\tlabel\r\nhello, world\tpos\r\n\"two\tneg\n"},
 		{"a.jsonl", "{\"text\":\"hello, world\",\"label\":\"pos\"}\n\n{\"text\":\"two\\nlines\",\"label\":\"neg\"}"},
 		{"a.json", "[\n {\"text\":\"hello, world\",\"label\":\"pos\"},\n {\"text\":\"two\\nlines\",\n  \"label\":\"neg\"}\n]\n"},
 	}
@@ -46,7 +46,11 @@ func TestReadFormats(t *testing.T) {
 		if len(rows) != 2 {
 			t.Fatalf("%s: %d rows", c.name, len(rows))
 		}
-		if rows[0].Fields["text"] != "hello, world" || rows[1].Fields["text"] != "two\nlines" || rows[1].Fields["label"] != "neg" {
+		second := "two\nlines"
+		if c.name == "a.tsv" {
+			second = `"two` // TSV has no quoting
+		}
+		if rows[0].Fields["text"] != "hello, world" || rows[1].Fields["text"] != second || rows[1].Fields["label"] != "neg" {
 			t.Errorf("%s: rows %v", c.name, rows)
 		}
 		for i, l := range wantLines[c.name] {
@@ -86,6 +90,8 @@ func TestBadRows(t *testing.T) {
 	}{
 		{"c.csv", "text,label\nok,pos\ntoo,many,fields\nok2,neg\n",
 			`data: c.csv line 3: 3 fields, the header has 2`, 2},
+		{"c.tsv", "text\tlabel\nok\tpos\nno label\nok2\tneg\n",
+			`data: c.tsv line 3: 1 fields, the header has 2`, 2},
 		{"c.csv", "text,label\nok,pos\n   ,neg\n",
 			`data: c.csv line 3, field "text": empty text`, 1},
 		{"c.csv", "text,label\nok,\n",
@@ -231,5 +237,12 @@ func TestSplit(t *testing.T) {
 	}
 	if fmt.Sprint(val) != "[2 9 17 25 29 45 50 52 64 101]" || s3.Validation.Rows[0].Line != 8 {
 		t.Errorf("validation lines %v (seed 8 first: %d)", val, s3.Validation.Rows[0].Line)
+	}
+}
+
+func TestCSVComma(t *testing.T) {
+	rows, _, err := readString(t, "semi.csv", "text;label\n\"a;b\";x\n", Options{Comma: ';'})
+	if err != nil || rows[0].Fields["text"] != "a;b" || rows[0].Fields["label"] != "x" {
+		t.Errorf("%v %v", rows, err)
 	}
 }
