@@ -545,9 +545,15 @@ func (p *preprocessor) tokenClassification(row Row) error {
 			prev = -1
 			continue
 		}
+		// The word is the one holding the token's first character that is
+		// not the joining space (byte-level BPE offsets include the space
+		// before a word: "Ġworld" covers " world").
 		w := -1
-		if s := enc.Offsets[t].Start; s < len(wordAt) {
-			w = wordAt[s]
+		for ch := enc.Offsets[t].Start; ch < enc.Offsets[t].End && ch < len(wordAt); ch++ {
+			if wordAt[ch] >= 0 {
+				w = wordAt[ch]
+				break
+			}
 		}
 		switch {
 		case w < 0:

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -436,5 +437,30 @@ func TestPreprocessStream(t *testing.T) {
 	rows, _, err := readString(t, "s.jsonl", `{"a": 1, "b": 2}`, Options{Rename: map[string]string{"a": "b", "b": "a"}})
 	if err != nil || rows[0].Fields["a"] != 2.0 || rows[0].Fields["b"] != 1.0 {
 		t.Errorf("swap %v %v", rows, err)
+	}
+}
+
+// TestTokenClassificationGPT2 checks the alignment with byte-level BPE,
+// whose offsets include the space before each word.
+func TestTokenClassificationGPT2(t *testing.T) {
+	gpt2, err := tokenizer.Load("../tokenizer/testdata/gpt2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := NewLabelSet("O", "B-PER", "I-PER", "B-LOC", "I-LOC")
+	rows := []Row{row(1, "tokens", list("Ada", "Kilnsworth", "visited", "Saskatoon"), "ner_tags", list("B-PER", "I-PER", "O", "B-LOC"))}
+	f, err := Preprocess(Config{Task: TokenClassification, Tokenizer: gpt2, Labels: l}, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, _ := gpt2.Encode("Ada Kilnsworth visited Saskatoon", tokenizer.Options{})
+	// Each word's first piece carries its tag, the rest -100.
+	var got []string
+	for i, tok := range enc.Tokens {
+		got = append(got, fmt.Sprintf("%s:%d", tok, f.Examples[0].Labels[i]))
+	}
+	want := "Ad:1 a:-100 ĠKil:2 n:-100 sworth:-100 Ġvisited:0 ĠSask:3 atoon:-100"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got  %s\nwant %s", strings.Join(got, " "), want)
 	}
 }
