@@ -8,13 +8,11 @@ import (
 )
 
 // RowError is a problem with one input row. It names the file, the line the
-// row starts on (or, for nested formats such as SQuAD JSON, a path to the
-// record), the field and the offending value, so that a user can open the file
-// and fix the row.
+// row starts on, the field and the offending value, so that a user can open
+// the file and fix the row.
 type RowError struct {
 	File  string // the file (or stream name) the row came from
-	Line  int    // 1-based line where the row starts; 0 when Where is used
-	Where string // a record path such as `data[0].paragraphs[2].qas[1]`, for nested JSON
+	Line  int    // 1-based line where the row starts; 0 when unknown
 	Field string // the field (column) at fault; "" when the whole row is at fault
 	Value string // the offending value, already quoted and shortened; "" when none
 	Msg   string // what is wrong
@@ -27,12 +25,8 @@ func (e *RowError) Error() string {
 	var b strings.Builder
 	b.WriteString("data: ")
 	b.WriteString(e.File)
-	switch {
-	case e.Line > 0:
+	if e.Line > 0 {
 		fmt.Fprintf(&b, " line %d", e.Line)
-	case e.Where != "":
-		b.WriteString(" ")
-		b.WriteString(e.Where)
 	}
 	if e.Field != "" {
 		fmt.Fprintf(&b, ", field %q", e.Field)
@@ -46,12 +40,12 @@ func (e *RowError) Error() string {
 	return b.String()
 }
 
-// location returns "line N" or the Where path, for summaries.
+// location returns the line for summaries, "?" when unknown.
 func (e *RowError) location() string {
 	if e.Line > 0 {
 		return strconv.Itoa(e.Line)
 	}
-	return e.Where
+	return "?"
 }
 
 // quote renders a value for an error message: strings are Go-quoted (so

@@ -15,15 +15,14 @@ import (
 // encoding/json decodes them.
 type Row struct {
 	File   string         // file or stream name
-	Line   int            // 1-based line the row starts on; 0 for nested JSON (see Where)
-	Where  string         // record path for nested JSON such as SQuAD, else ""
+	Line   int            // 1-based line the row starts on (for SQuAD files, the question's line)
 	Fields map[string]any // field name -> value
 }
 
 // Errorf returns a RowError for field (or the whole row when field is "")
 // with the offending value quoted into the message.
 func (r Row) Errorf(field string, value any, format string, args ...any) *RowError {
-	e := &RowError{File: r.File, Line: r.Line, Where: r.Where, Field: field, Msg: fmt.Sprintf(format, args...)}
+	e := &RowError{File: r.File, Line: r.Line, Field: field, Msg: fmt.Sprintf(format, args...)}
 	if value != nil {
 		e.Value = quote(value)
 	}
