@@ -159,7 +159,7 @@ func (f *File) parseHeader(hdr []byte) error {
 		}
 		var fields map[string]json.RawMessage
 		if err := dec.Decode(&fields); err != nil {
-			return fmt.Errorf("tensor %q: %v", name, err)
+			return fmt.Errorf("tensor %q: header JSON: %v", name, err)
 		}
 		info, err := decodeInfo(fields)
 		if err != nil {

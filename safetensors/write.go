@@ -132,8 +132,9 @@ func writeJSONString(b *bytes.Buffer, s string) {
 
 // SaveOptions controls Save.
 type SaveOptions struct {
-	// DType is how float tensors are stored: F32 (the default), F16, BF16
-	// or F64. Int64 tensors are always I64 and bool tensors BOOL.
+	// DType is how float32 tensors are stored: F32 (the default), F16, BF16
+	// or F64. Float64 tensors are always F64, int64 tensors I64 and bool
+	// tensors BOOL, as save_pretrained keeps each parameter's dtype.
 	DType DType
 	// Metadata is the header's "__metadata__"; nil means {"format": "pt"},
 	// which transformers' from_pretrained requires.
@@ -179,6 +180,8 @@ func EncodeAll(tensors map[string]*tensor.Tensor, opts *SaveOptions) (map[string
 			want = I64
 		case tensor.Bool:
 			want = BOOL
+		case tensor.Float64:
+			want = F64
 		}
 		r, err := Encode(t, want)
 		if err != nil {
