@@ -4,4 +4,4 @@ go 1.26.8
 
 require golang.org/x/text v0.31.0
 
-require github.com/nlpodyssey/gopickle v0.2.0 // indirect
+require github.com/nlpodyssey/gopickle v0.2.0
