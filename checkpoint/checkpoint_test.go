@@ -469,3 +469,32 @@ func TestWriteInterop(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadTorchSharded: pytorch_model.bin.index.json and its shards.
+func TestLoadTorchSharded(t *testing.T) {
+	want, err := LoadTorch("testdata/pytorch_model.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	data, _ := os.ReadFile("testdata/pytorch_model.bin")
+	os.WriteFile(filepath.Join(dir, "pytorch_model-00001-of-00001.bin"), data, 0o644)
+	wm := map[string]string{}
+	for name := range want {
+		wm[name] = "pytorch_model-00001-of-00001.bin"
+	}
+	idx, _ := json.Marshal(map[string]any{"metadata": map[string]any{"total_size": 1}, "weight_map": wm})
+	os.WriteFile(filepath.Join(dir, WeightsIndexName), idx, 0o644)
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, w := range want {
+		if !sameBits(got[name], w) {
+			t.Errorf("%s differs", name)
+		}
+	}
+	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "has none of") {
+		t.Errorf("empty dir: %v", err)
+	}
+}

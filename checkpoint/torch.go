@@ -240,8 +240,10 @@ func intTuple(v any) ([]int64, error) {
 
 // nearestString is the string closest to the top of the stack: while a
 // state dict's tensor is being rebuilt, that is its key (used in errors).
+// Only the top few entries are looked at, so that a hostile pickle cannot
+// make each rebuild scan a huge stack.
 func (u *unpickler) nearestString() string {
-	for i := len(u.stack) - 1; i >= 0; i-- {
+	for i := len(u.stack) - 1; i >= 0 && i >= len(u.stack)-8; i-- {
 		if s, ok := u.stack[i].(string); ok {
 			return s
 		}
@@ -322,7 +324,7 @@ func ParseTorch(b []byte) (StateDict, error) {
 	sort.Strings(pkls)
 	prefix := strings.TrimSuffix(pkls[0], "data.pkl")
 	if bo, ok := entries[prefix+"byteorder"]; ok {
-		order, err := readEntry(bo, 16)
+		order, err := readEntry(bo, min(16, int64(len(b))))
 		if err != nil {
 			return nil, err
 		}
@@ -330,7 +332,7 @@ func ParseTorch(b []byte) (StateDict, error) {
 			return nil, fmt.Errorf("byteorder %q is not supported", order)
 		}
 	}
-	pkl, err := readEntry(entries[pkls[0]], maxPickle)
+	pkl, err := readEntry(entries[pkls[0]], min(maxPickle, int64(len(b))))
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +352,8 @@ func ParseTorch(b []byte) (StateDict, error) {
 	return decodeStateDict(pkl, load, 4*int64(len(b))+1<<16)
 }
 
-// readEntry reads a zip entry of at most limit bytes.
+// readEntry reads a zip entry of at most limit bytes (limit is at most the
+// archive's size).
 func readEntry(f *zip.File, limit int64) ([]byte, error) {
 	if f.UncompressedSize64 > uint64(limit) {
 		return nil, fmt.Errorf("%s: %d bytes, over the %d-byte limit", f.Name, f.UncompressedSize64, limit)
@@ -360,9 +363,22 @@ func readEntry(f *zip.File, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %v", f.Name, err)
 	}
 	defer rc.Close()
-	out := make([]byte, f.UncompressedSize64)
-	if _, err := io.ReadFull(rc, out); err != nil {
+	var out []byte
+	if off, err := f.DataOffset(); err == nil && f.Method == zip.Store && f.CompressedSize64 == f.UncompressedSize64 &&
+		uint64(off) <= uint64(limit) && f.UncompressedSize64 <= uint64(limit)-uint64(off) {
+		// Stored bytes that lie inside the file: the size is real.
+		out = make([]byte, f.UncompressedSize64)
+		_, err = io.ReadFull(rc, out)
+	} else {
+		// Compressed: read what is really there rather than allocating
+		// the declared size, which a crafted archive can inflate.
+		out, err = io.ReadAll(io.LimitReader(rc, int64(f.UncompressedSize64)))
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %v", f.Name, err)
+	}
+	if uint64(len(out)) != f.UncompressedSize64 {
+		return nil, fmt.Errorf("%s: %d bytes, the archive declares %d", f.Name, len(out), f.UncompressedSize64)
 	}
 	return out, nil
 }

@@ -199,6 +199,9 @@ func decodeInfo(fields map[string]json.RawMessage) (Info, error) {
 	if !d.Valid() {
 		return Info{}, fmt.Errorf("unknown dtype %q", dt)
 	}
+	if string(fields["shape"]) == "null" {
+		return Info{}, errors.New("shape is null")
+	}
 	if err := json.Unmarshal(fields["shape"], &shape); err != nil {
 		return Info{}, fmt.Errorf("shape: want a list of non-negative integers: %v", err)
 	}
