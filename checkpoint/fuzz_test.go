@@ -1,6 +1,9 @@
 package checkpoint
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
 
 // FuzzPickle runs the restricted unpickler on arbitrary data.pkl bytes (seeds
 // in testdata/fuzz/FuzzPickle: the fixture's real pickle and hostile ones,
@@ -27,5 +30,16 @@ func FuzzPickle(f *testing.F) {
 				t.Fatalf("%q: shape %v but %d elements", name, ts.Shape(), ts.NumElems())
 			}
 		}
+	})
+}
+
+// FuzzTorchZip runs the whole pytorch_model.bin reader (zip layer included)
+// on arbitrary bytes, seeded with the fixture.
+func FuzzTorchZip(f *testing.F) {
+	if b, err := os.ReadFile("testdata/pytorch_model.bin"); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ParseTorch(b) // must not panic; sizes are bounded by len(b)
 	})
 }
