@@ -134,9 +134,6 @@ type Options struct {
 	// SQuADv2 selects the SQuAD v2 script (no-answer questions, keys exact,
 	// f1, HasAns_*, NoAns_*) for question answering.
 	SQuADv2 bool
-	// Threshold is unused by the metrics (multi-label predictions arrive
-	// thresholded) and kept for the trainer, which thresholds sigmoid outputs.
-	Threshold float64
 }
 
 // Factory builds a task's metric from options.
