@@ -102,38 +102,37 @@ func fscore(p, r float64) float64 { return div(2*p*r, p+r) }
 
 // prf reduces per-class true positives, predicted counts and true counts
 // over the classes in use, as sklearn's precision_recall_fscore_support.
-func prf(avg Average, pos int, tp, pred, true_ []float64, used []bool) (p, r, f float64) {
+func prf(avg Average, pos int, tp, pred, actual []float64, used []bool) (p, r, f float64) {
 	switch avg {
 	case Binary:
 		if pos >= len(tp) {
 			return 0, 0, 0
 		}
-		p, r = div(tp[pos], pred[pos]), div(tp[pos], true_[pos])
+		p, r = div(tp[pos], pred[pos]), div(tp[pos], actual[pos])
 		return p, r, fscore(p, r)
 	case Micro:
 		var t, pp, tt float64
 		for j := range tp {
 			if used[j] {
-				t, pp, tt = t+tp[j], pp+pred[j], tt+true_[j]
+				t, pp, tt = t+tp[j], pp+pred[j], tt+actual[j]
 			}
 		}
 		p, r = div(t, pp), div(t, tt)
 		return p, r, fscore(p, r)
 	}
-	var n, wsum float64
+	var wsum float64
 	for j := range tp {
 		if !used[j] {
 			continue
 		}
 		w := 1.0
 		if avg == Weighted {
-			w = true_[j]
+			w = actual[j]
 		}
-		pj, rj := div(tp[j], pred[j]), div(tp[j], true_[j])
+		pj, rj := div(tp[j], pred[j]), div(tp[j], actual[j])
 		p += w * pj
 		r += w * rj
 		f += w * fscore(pj, rj)
-		n++
 		wsum += w
 	}
 	if wsum == 0 {

@@ -12,9 +12,9 @@ import "fmt"
 // As sklearn on indicator arrays, macro averages run over all NumLabels
 // columns, including ones never predicted nor present (they score 0).
 type MultiLabel struct {
-	NumLabels       int
-	tp, pred, true_ []int64
-	exact, examples int64
+	NumLabels        int
+	tp, pred, actual []int64
+	exact, examples  int64
 }
 
 // NewMultiLabel returns a multi-label metric for numLabels labels.
@@ -22,7 +22,7 @@ func NewMultiLabel(numLabels int) (*MultiLabel, error) {
 	if numLabels < 1 {
 		return nil, fmt.Errorf("metrics: multilabel: NumClasses = %d; it must be >= 1 (set num_labels)", numLabels)
 	}
-	return &MultiLabel{NumLabels: numLabels, tp: make([]int64, numLabels), pred: make([]int64, numLabels), true_: make([]int64, numLabels)}, nil
+	return &MultiLabel{NumLabels: numLabels, tp: make([]int64, numLabels), pred: make([]int64, numLabels), actual: make([]int64, numLabels)}, nil
 }
 
 // Add counts the batch.
@@ -47,7 +47,7 @@ func (m *MultiLabel) Add(b Batch) error {
 			}
 			m.tp[j] += p & y
 			m.pred[j] += p
-			m.true_[j] += y
+			m.actual[j] += y
 			all = all && p == y
 		}
 		if !ignored {
@@ -64,7 +64,7 @@ func (m *MultiLabel) Add(b Batch) error {
 func (m *MultiLabel) Reset() {
 	clear(m.tp)
 	clear(m.pred)
-	clear(m.true_)
+	clear(m.actual)
 	m.exact, m.examples = 0, 0
 }
 
@@ -74,7 +74,7 @@ func (m *MultiLabel) Compute() map[string]float64 {
 	tp, pred, tru := make([]float64, L), make([]float64, L), make([]float64, L)
 	used := make([]bool, L)
 	for j := range L {
-		tp[j], pred[j], tru[j], used[j] = float64(m.tp[j]), float64(m.pred[j]), float64(m.true_[j]), true
+		tp[j], pred[j], tru[j], used[j] = float64(m.tp[j]), float64(m.pred[j]), float64(m.actual[j]), true
 	}
 	pi, ri, fi := prf(Micro, 0, tp, pred, tru, used)
 	pa, ra, fa := prf(Macro, 0, tp, pred, tru, used)

@@ -35,7 +35,7 @@ type Seqeval struct {
 	correct, tokens int64
 }
 
-type entityCounts struct{ tp, pred, true_ int64 }
+type entityCounts struct{ tp, pred, actual int64 }
 
 // NewSeqeval returns a seqeval metric for the given id → tag names; nil
 // names are allowed when only AddTags is used.
@@ -78,17 +78,17 @@ func (s *Seqeval) Add(b Batch) error {
 }
 
 // AddTags counts sequences given as tags, one []string per sentence.
-func (s *Seqeval) AddTags(pred, true_ [][]string) error {
-	if len(pred) != len(true_) {
-		return fmt.Errorf("metrics: seqeval: %d predicted sequences but %d true ones", len(pred), len(true_))
+func (s *Seqeval) AddTags(pred, actual [][]string) error {
+	if len(pred) != len(actual) {
+		return fmt.Errorf("metrics: seqeval: %d predicted sequences but %d true ones", len(pred), len(actual))
 	}
 	for i := range pred {
-		if len(pred[i]) != len(true_[i]) {
-			return fmt.Errorf("metrics: seqeval: sequence %d has %d predicted tags but %d true ones", i, len(pred[i]), len(true_[i]))
+		if len(pred[i]) != len(actual[i]) {
+			return fmt.Errorf("metrics: seqeval: sequence %d has %d predicted tags but %d true ones", i, len(pred[i]), len(actual[i]))
 		}
 	}
 	for i := range pred {
-		s.addSeq(pred[i], true_[i])
+		s.addSeq(pred[i], actual[i])
 	}
 	return nil
 }
@@ -115,7 +115,7 @@ func (s *Seqeval) addSeq(pred, tru []string) {
 	set := make(map[Entity]bool, len(te))
 	for _, e := range te {
 		set[e] = true
-		get(e.Type).true_++
+		get(e.Type).actual++
 	}
 	for _, e := range Entities(pred) {
 		c := get(e.Type)
@@ -141,10 +141,10 @@ func (s *Seqeval) Compute() map[string]float64 {
 		}
 	}) {
 		c := s.types[t]
-		tp, pred, tru = tp+float64(c.tp), pred+float64(c.pred), tru+float64(c.true_)
+		tp, pred, tru = tp+float64(c.tp), pred+float64(c.pred), tru+float64(c.actual)
 		if s.PerType {
-			p, r := div(float64(c.tp), float64(c.pred)), div(float64(c.tp), float64(c.true_))
-			out[t+"_precision"], out[t+"_recall"], out[t+"_f1"], out[t+"_number"] = p, r, fscore(p, r), float64(c.true_)
+			p, r := div(float64(c.tp), float64(c.pred)), div(float64(c.tp), float64(c.actual))
+			out[t+"_precision"], out[t+"_recall"], out[t+"_f1"], out[t+"_number"] = p, r, fscore(p, r), float64(c.actual)
 		}
 	}
 	p, r := div(tp, pred), div(tp, tru)
