@@ -4,8 +4,9 @@
 // with torch 1.13):
 //
 //   - AdamW as torch.optim.AdamW (decoupled weight decay, amsgrad and maximize
-//     off), one fused kernel pass per parameter chunk, chunks spread over the
-//     engine's worker pool;
+//     off), bit for bit: one fused pass over each parameter chunk, chunks
+//     spread over the engine's worker pool (see AdamW.update for when the
+//     AVX2 kernel is used);
 //   - SGD as torch.optim.SGD (momentum, dampening, Nesterov, weight decay);
 //   - the schedules of transformers' get_scheduler as pure multipliers
 //     func(step) float64 driven by a Scheduler with LambdaLR semantics;
