@@ -106,72 +106,13 @@ func (o *AdamW) Step() {
 	})
 }
 
-// scalars are the float32 factors torch 1.13 hands its kernels for one
-// parameter at step t: Python floats computed in float64 and rounded once.
-type scalars struct{ decay, b1, omb1, b2, omb2, sqrtbc2, eps, negStep float32 }
-
-func (o *AdamW) scalars(wd float64, t int64) scalars {
-	c := o.cfg
-	bc1 := 1 - math.Pow(c.Beta1, float64(t))
-	bc2 := 1 - math.Pow(c.Beta2, float64(t))
-	return scalars{
-		decay: float32(1 - c.LR*wd), b1: float32(c.Beta1), omb1: float32(1 - c.Beta1),
-		b2: float32(c.Beta2), omb2: float32(1 - c.Beta2), sqrtbc2: float32(math.Sqrt(bc2)),
-		eps: float32(c.Eps), negStep: float32(-(c.LR / bc1)),
-	}
-}
-
-// kernelScalars are the factors kernels.AdamWF32 derives from its float32
-// arguments (it rounds lr, the betas and the bias corrections to float32
-// before computing 1-β, 1-lr·wd, sqrt(bc2) and -lr/bc1 from them).
-func (o *AdamW) kernelScalars(wd float64, t int64) scalars {
-	c := o.cfg
-	f := func(x float64) float64 { return float64(float32(x)) }
-	bc1 := f(1 - math.Pow(c.Beta1, float64(t)))
-	bc2 := f(1 - math.Pow(c.Beta2, float64(t)))
-	lr, b1, b2 := f(c.LR), f(c.Beta1), f(c.Beta2)
-	return scalars{
-		decay: float32(1 - lr*f(wd)), b1: float32(b1), omb1: float32(1 - b1),
-		b2: float32(b2), omb2: float32(1 - b2), sqrtbc2: float32(math.Sqrt(bc2)),
-		eps: float32(c.Eps), negStep: float32(-lr / bc1),
-	}
-}
-
-// update applies one step to a chunk. It runs the AVX2 kernel when the
-// kernel's float32-derived factors equal torch's; otherwise (the usual case:
-// float32(1-float32(0.999)) is 1.3e-5 away from float32(1-0.999)) it runs
-// the same operations in Go with torch's factors.
+// update applies one step to a chunk with the fused AVX2 kernel (pure Go
+// under -tags purego), which forms torch's factors from the float64 scalars
+// exactly as scalars does.
 func (o *AdamW) update(p, g, m, v []float32, wd float64, t int64) {
-	s := o.scalars(wd, t)
-	if s == o.kernelScalars(wd, t) {
-		c := o.cfg
-		kernels.AdamWF32(p, g, m, v, float32(c.LR), float32(c.Beta1), float32(c.Beta2), float32(c.Eps), float32(wd),
-			float32(1-math.Pow(c.Beta1, float64(t))), float32(1-math.Pow(c.Beta2, float64(t))))
-		return
-	}
-	adamw(p, g, m, v, &s)
-}
-
-// adamw is torch 1.13's _single_tensor_adamw for one float32 chunk, each
-// line rounded to float32 (the conversions stop the compiler from fusing a
-// multiply into an add where PyTorch does not):
-//
-//	param.mul_(1 - lr*wd)
-//	exp_avg.mul_(b1).add_(g, alpha=1-b1)            // one fused multiply-add
-//	exp_avg_sq.mul_(b2).addcmul_(g, g, value=1-b2)  // v*b2 + ((1-b2)*g)*g
-//	denom = exp_avg_sq.sqrt() / sqrt(bc2) + eps
-//	param.addcdiv_(exp_avg, denom, value=-lr/bc1)   // p + ((-lr/bc1)*m)/denom
-func adamw(p, g, m, v []float32, s *scalars) {
-	_, _, _ = g[len(p)-1], m[len(p)-1], v[len(p)-1]
-	for i := range p {
-		pi := float32(p[i] * s.decay)
-		gi := g[i]
-		mi := fma32(gi, s.omb1, float32(m[i]*s.b1))
-		vi := float32(v[i]*s.b2) + float32(float32(s.omb2*gi)*gi)
-		m[i], v[i] = mi, vi
-		d := float32(float32(math.Sqrt(float64(vi)))/s.sqrtbc2) + s.eps
-		p[i] = pi + float32(float32(s.negStep*mi)/d)
-	}
+	c := o.cfg
+	kernels.AdamWF32(p, g, m, v, c.LR, c.Beta1, c.Beta2, c.Eps, wd,
+		1-math.Pow(c.Beta1, float64(t)), 1-math.Pow(c.Beta2, float64(t)))
 }
 
 // ZeroGrad drops every parameter's gradient (torch's set_to_none=True).

@@ -104,8 +104,8 @@ func crossEntropy(logits, y *tensor.Tensor) *tensor.Tensor {
 func (m *benchBert) adamW() {
 	m.step++
 	const lr, b1, b2, eps, wd = 2e-5, 0.9, 0.999, 1e-8, 0.01
-	bc1 := float32(1 - math.Pow(b1, float64(m.step)))
-	bc2 := float32(1 - math.Pow(b2, float64(m.step)))
+	bc1 := 1 - math.Pow(b1, float64(m.step))
+	bc2 := 1 - math.Pow(b2, float64(m.step))
 	for i, t := range m.params {
 		g := t.Grad()
 		if g == nil {

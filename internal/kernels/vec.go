@@ -196,23 +196,26 @@ func LayerNormBackwardF32(dx, dweightAcc, dbiasAcc, src, weight, g []float32, me
 //	d = sqrt(v)/sqrt(bc2) + eps           // denom
 //	p = p + ((-lr/bc1)·m)/d               // param.addcdiv_(exp_avg, denom, value=-lr/bc1)
 //
-// The scalar factors (1 - lr·wd, 1-beta1, 1-beta2, sqrt(bc2), -lr/bc1) are
-// computed in float64 and rounded to float32 once, as Python floats passed
-// to PyTorch kernels are. None of p, g, m, v may alias another.
-func AdamWF32(p, g, m, v []float32, lr, beta1, beta2, eps, weightDecay, bc1, bc2 float32) {
+// The scalars are float64, as the Python floats PyTorch receives: the
+// factors (1 - lr·wd, 1-beta1, 1-beta2, sqrt(bc2), -lr/bc1) are computed in
+// float64 and rounded to float32 once, so 1-beta2 for beta2 = 0.999 is
+// float32(0.001), not 1 - float32(0.999). None of p, g, m, v may alias
+// another.
+func AdamWF32(p, g, m, v []float32, lr, beta1, beta2, eps, weightDecay, bc1, bc2 float64) {
 	checkLen(len(p), len(g), len(m), len(v))
 	if len(p) == 0 {
 		return
 	}
-	var s adamScalars
-	s.decay = float32(1 - float64(lr)*float64(weightDecay))
-	s.b1 = beta1
-	s.omb1 = float32(1 - float64(beta1))
-	s.b2 = beta2
-	s.omb2 = float32(1 - float64(beta2))
-	s.sqrtbc2 = float32(sqrt64(float64(bc2)))
-	s.eps = eps
-	s.negStep = float32(-float64(lr) / float64(bc1))
+	s := adamScalars{
+		decay:   float32(1 - lr*weightDecay),
+		b1:      float32(beta1),
+		omb1:    float32(1 - beta1),
+		b2:      float32(beta2),
+		omb2:    float32(1 - beta2),
+		sqrtbc2: float32(sqrt64(bc2)),
+		eps:     float32(eps),
+		negStep: float32(-(lr / bc1)),
+	}
 	vecAdamW(p, g, m, v, &s)
 }
 

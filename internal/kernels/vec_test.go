@@ -524,13 +524,13 @@ func TestVecAdamW(t *testing.T) {
 				if n > 3 {
 					g[3] = 0
 				}
-				bc1 := float32(1 - math.Pow(b1, float64(step)))
-				bc2 := float32(1 - math.Pow(b2, float64(step)))
+				bc1 := 1 - math.Pow(b1, float64(step))
+				bc2 := 1 - math.Pow(b2, float64(step))
 				AdamWF32(p, g, m, v, lr, b1, b2, eps, wd, bc1, bc2)
-				s := adamScalars{decay: float32(1 - lr*float64(float32(wd))), b1: b1, omb1: float32(1 - float64(float32(b1))),
-					b2: b2, omb2: float32(1 - float64(float32(b2))), sqrtbc2: float32(math.Sqrt(float64(bc2))), eps: eps,
-					negStep: float32(-float64(float32(lr)) / float64(bc1))}
-				s.decay = float32(1 - float64(float32(lr))*float64(float32(wd)))
+				// The factors as PyTorch forms them from Python floats.
+				s := adamScalars{decay: float32(1 - lr*wd), b1: b1, omb1: float32(1 - b1),
+					b2: b2, omb2: float32(1 - b2), sqrtbc2: float32(math.Sqrt(bc2)), eps: eps,
+					negStep: float32(-(lr / bc1))}
 				adamWRef32(pr, g, mr, vr, &s)
 				for i := range p {
 					for _, pair := range [][2]float32{{p[i], pr[i]}, {m[i], mr[i]}, {v[i], vr[i]}} {
