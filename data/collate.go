@@ -50,13 +50,7 @@ type Collator struct {
 
 // PadID returns the id the tokenizer pads with ([PAD] for BERT). GPT-2 has
 // no padding token; call its SetPadToken first.
-func PadID(tok *tokenizer.Tokenizer) int {
-	enc, err := tok.Encode("", tokenizer.Options{NoSpecialTokens: true, Padding: tokenizer.PadMaxLength, MaxLength: 1})
-	if err != nil || enc.Len() != 1 {
-		return 0
-	}
-	return enc.IDs[0]
-}
+func PadID(tok *tokenizer.Tokenizer) int { return tok.PadID() }
 
 // Collate pads exs into a batch.
 func (c Collator) Collate(exs []*Example) (*Batch, error) {

@@ -52,6 +52,21 @@ func (t *Tensor) RequiresGrad() bool { return t.requiresGrad }
 // Grad returns the gradient accumulated by Backward, or nil.
 func (t *Tensor) Grad() *Tensor { return t.grad }
 
+// SetGrad replaces the accumulated gradient with a copy of g (same shape
+// and dtype as t), as assigning p.grad in PyTorch; nil drops it. The copy is
+// heap memory, so it outlives any arena.
+func (t *Tensor) SetGrad(g *Tensor) {
+	if g == nil {
+		t.ZeroGrad()
+		return
+	}
+	if !sameShape(g.shape, t.shape) || g.dtype != t.dtype {
+		panic(fmt.Sprintf("tensor.SetGrad: gradient %v %v does not match tensor %v %v", g.shape, g.dtype, t.shape, t.dtype))
+	}
+	t.grad = nil
+	accumulateLeaf(t, g)
+}
+
 // ZeroGrad drops the accumulated gradient: Grad returns nil until the next
 // Backward starts afresh. The next Backward writes into the dropped
 // gradient's buffer, so a tensor returned by Grad before ZeroGrad changes

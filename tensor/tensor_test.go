@@ -163,3 +163,21 @@ func TestZeroGradReusesBuffer(t *testing.T) {
 		t.Fatalf("second gradient %v (same buffer: %v)", w.Grad().Float32s()[7], w.Grad() == first)
 	}
 }
+
+func TestSetGrad(t *testing.T) {
+	w := Zeros(Float32, 3).SetRequiresGrad(true)
+	g := FromFloat32([]float32{1, 2, 3})
+	w.SetGrad(g)
+	g.F32()[0] = 9 // the gradient is a copy
+	if got := w.Grad().Float32s(); got[0] != 1 || got[2] != 3 {
+		t.Fatalf("SetGrad kept %v", got)
+	}
+	Sum(MulScalar(w, 2)).Backward() // accumulates onto the set gradient
+	if got := w.Grad().Float32s(); got[1] != 4 {
+		t.Fatalf("after Backward %v, want [3 4 5]", got)
+	}
+	w.SetGrad(nil)
+	if w.Grad() != nil {
+		t.Fatal("SetGrad(nil) kept the gradient")
+	}
+}

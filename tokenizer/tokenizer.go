@@ -126,6 +126,10 @@ func (t *Tokenizer) SetPadToken(tok string) error {
 	return nil
 }
 
+// PadID returns the id padding uses (the file's pad token, or the one set
+// with SetPadToken; 0 when the tokenizer has none, as for GPT-2).
+func (t *Tokenizer) PadID() int { return t.padID }
+
 // Encode encodes one text.
 func (t *Tokenizer) Encode(text string, opts Options) (*Encoding, error) {
 	e, err := t.encode(text, "", false, opts)
