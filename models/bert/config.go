@@ -1,6 +1,7 @@
 package bert
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -143,7 +144,11 @@ func ParseConfig(b []byte) (Config, error) {
 		}
 		dst, ok := fields[k]
 		if !ok {
-			c.Extra[k] = v
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, v); err != nil {
+				return Config{}, fmt.Errorf("%s: %w", k, err)
+			}
+			c.Extra[k] = buf.Bytes()
 			continue
 		}
 		if string(v) == "null" && k != "classifier_dropout" && k != "problem_type" && k != "architectures" {
