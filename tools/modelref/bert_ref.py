@@ -165,6 +165,90 @@ class BertForSequenceClassification(nn.Module):
         return logits, nn.functional.cross_entropy(logits, labels)  # single_label_classification
 
 
+class BertForTokenClassification(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.bert = BertModel(c, add_pooling_layer=False)
+        self.dropout = nn.Dropout(c["hidden_dropout_prob"])
+        self.classifier = nn.Linear(c["hidden_size"], len(c["id2label"]))
+
+    def forward(self, ids, types, mask, labels):
+        h, _ = self.bert(ids, types, mask)
+        logits = self.classifier(self.dropout(h))
+        return logits, nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1))
+
+
+class BertForQuestionAnswering(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.bert = BertModel(c, add_pooling_layer=False)
+        self.qa_outputs = nn.Linear(c["hidden_size"], 2)
+
+    def forward(self, ids, types, mask, start, end):
+        h, _ = self.bert(ids, types, mask)
+        s, e = self.qa_outputs(h).split(1, dim=-1)
+        s, e = s.squeeze(-1), e.squeeze(-1)
+        T = s.shape[1]
+        start, end = start.clamp(0, T), end.clamp(0, T)
+        loss = (nn.functional.cross_entropy(s, start, ignore_index=T) +
+                nn.functional.cross_entropy(e, end, ignore_index=T)) / 2
+        return torch.stack([s, e], dim=1), loss  # logits saved as [B, 2, T]
+
+
+class BertForMultipleChoice(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.bert = BertModel(c)
+        self.dropout = nn.Dropout(c["hidden_dropout_prob"])
+        self.classifier = nn.Linear(c["hidden_size"], 1)
+
+    def forward(self, ids, types, mask, labels):
+        B, K, T = ids.shape
+        _, pooled = self.bert(ids.view(-1, T), types.view(-1, T), mask.view(-1, T))
+        logits = self.classifier(self.dropout(pooled)).view(B, K)
+        return logits, nn.functional.cross_entropy(logits, labels)
+
+
+class BertPredictionHeadTransform(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = nn.Linear(c["hidden_size"], c["hidden_size"])
+        self.act = ACT[c["hidden_act"]]
+        self.LayerNorm = nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
+
+    def forward(self, h):
+        return self.LayerNorm(self.act(self.dense(h)))
+
+
+class BertLMPredictionHead(nn.Module):
+    def __init__(self, c, word_embeddings):
+        super().__init__()
+        self.transform = BertPredictionHeadTransform(c)
+        self.bias = nn.Parameter(torch.zeros(c["vocab_size"]))
+        self.word = [word_embeddings]  # decoder.weight is tied: not a second parameter
+
+    def forward(self, h):
+        return nn.functional.linear(self.transform(h), self.word[0].weight, self.bias)
+
+
+class BertOnlyMLMHead(nn.Module):
+    def __init__(self, c, word_embeddings):
+        super().__init__()
+        self.predictions = BertLMPredictionHead(c, word_embeddings)
+
+
+class BertForMaskedLM(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.bert = BertModel(c, add_pooling_layer=False)
+        self.cls = BertOnlyMLMHead(c, self.bert.embeddings.word_embeddings)
+
+    def forward(self, ids, types, mask, labels):
+        h, _ = self.bert(ids, types, mask)
+        logits = self.cls.predictions(h)
+        return logits, nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1))
+
+
 # --- fixtures ---------------------------------------------------------------------------------
 
 def randomize(model, g):
@@ -204,12 +288,18 @@ def inputs(g, B, T):
     return ids, types, mask
 
 
-def write_case(name, config, model, extra_inputs, logits, loss):
+def write_case(name, config, model, extra_inputs, logits, loss, head_only=False):
+    """head_only: the encoder is seqcls's (loaded from it), so only the head's own
+    tensors are written, as head.safetensors, to keep testdata small."""
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)
-    write_safetensors(os.path.join(d, "model.safetensors"), model.state_dict())
+    sd = model.state_dict()
+    if head_only:
+        write_safetensors(os.path.join(d, "head.safetensors"), {k: v for k, v in sd.items() if not k.startswith("bert.")})
+    else:
+        write_safetensors(os.path.join(d, "model.safetensors"), sd)
     grads = {n: p.grad.norm().item() if p.grad is not None else 0.0 for n, p in model.named_parameters()}
     exp = dict(extra_inputs, logits=logits.tolist(), loss=loss.item(), grad_norms=grads)
     with open(os.path.join(d, "expected.json"), "w") as f:
@@ -232,6 +322,80 @@ def seqcls():
                                     attention_mask=mask.tolist(), labels=labels.tolist()), logits, loss)
 
 
+def head_case(name, cls, config, seed, run):
+    """A head on seqcls's encoder: bert.* copied from it, head parameters random."""
+    m = cls(config)
+    base = BertForSequenceClassification(dict(CONFIG, id2label={"0": "a", "1": "b", "2": "c"}))
+    randomize(base, torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(seed)
+    randomize(m, g)
+    with torch.no_grad():
+        for k, p in m.state_dict().items():
+            if k.startswith("bert."):
+                p.copy_(base.state_dict()[k])
+    m.eval()
+    extra, out, loss = run(m, g)
+    loss.backward()
+    write_case(name, config, m, extra, out, loss, head_only=True)
+
+
+def tokcls():
+    c = dict(CONFIG, architectures=["BertForTokenClassification"], id2label={str(i): "T%d" % i for i in range(5)},
+             label2id={"T%d" % i: i for i in range(5)})
+
+    def run(m, g):
+        ids, types, mask = inputs(g, 3, 8)
+        labels = torch.randint(0, 5, (3, 8), generator=g)
+        labels[mask == 0] = -100
+        labels[0, 0] = -100
+        logits, loss = m(ids, types, mask, labels)
+        return dict(input_ids=ids.tolist(), token_type_ids=types.tolist(), attention_mask=mask.tolist(),
+                    labels=labels.tolist()), logits, loss
+    head_case("tokcls", BertForTokenClassification, c, 2, run)
+
+
+def qa():
+    c = dict(CONFIG, architectures=["BertForQuestionAnswering"])
+
+    def run(m, g):
+        ids, types, mask = inputs(g, 3, 8)
+        start, end = torch.tensor([1, 3, 20]), torch.tensor([2, 4, 6])  # 20: clamped to T, ignored
+        logits, loss = m(ids, types, mask, start, end)
+        return dict(input_ids=ids.tolist(), token_type_ids=types.tolist(), attention_mask=mask.tolist(),
+                    start_positions=start.tolist(), end_positions=end.tolist()), logits, loss
+    head_case("qa", BertForQuestionAnswering, c, 3, run)
+
+
+def mc():
+    c = dict(CONFIG, architectures=["BertForMultipleChoice"])
+
+    def run(m, g):
+        ids, types, mask = inputs(g, 4, 6)
+        ids, types, mask = ids.view(2, 2, 6), types.view(2, 2, 6), mask.view(2, 2, 6)
+        labels = torch.tensor([1, 0])
+        logits, loss = m(ids, types, mask, labels)
+        return dict(input_ids=ids.tolist(), token_type_ids=types.tolist(), attention_mask=mask.tolist(),
+                    labels=labels.tolist()), logits, loss
+    head_case("mc", BertForMultipleChoice, c, 4, run)
+
+
+def mlm():
+    c = dict(CONFIG, architectures=["BertForMaskedLM"])
+
+    def run(m, g):
+        ids, types, mask = inputs(g, 3, 8)
+        labels = torch.full((3, 8), -100)
+        labels[0, 2], labels[1, 1], labels[2, 5], labels[0, 6] = 17, 42, 99, 3
+        logits, loss = m(ids, types, mask, labels)
+        return dict(input_ids=ids.tolist(), token_type_ids=types.tolist(), attention_mask=mask.tolist(),
+                    labels=labels.tolist()), logits, loss
+    head_case("mlm", BertForMaskedLM, c, 5, run)
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     seqcls()
+    tokcls()
+    qa()
+    mc()
+    mlm()
