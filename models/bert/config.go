@@ -1,0 +1,238 @@
+package bert
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// Config is HF's BertConfig, read from and written to config.json. Defaults
+// are BertConfig's (bert-base-uncased).
+type Config struct {
+	VocabSize                 int      // vocab_size, 30522
+	HiddenSize                int      // hidden_size, 768: width of every token vector
+	NumHiddenLayers           int      // num_hidden_layers, 12
+	NumAttentionHeads         int      // num_attention_heads, 12; must divide HiddenSize
+	IntermediateSize          int      // intermediate_size, 3072: feed-forward width
+	HiddenAct                 string   // hidden_act: "gelu" (erf), "gelu_new" (tanh approx.) or "relu"
+	HiddenDropoutProb         float64  // hidden_dropout_prob, 0.1: embeddings, sublayer outputs
+	AttentionProbsDropoutProb float64  // attention_probs_dropout_prob, 0.1
+	ClassifierDropout         *float64 // classifier_dropout; nil means HiddenDropoutProb
+	MaxPositionEmbeddings     int      // max_position_embeddings, 512: longest sequence
+	TypeVocabSize             int      // type_vocab_size, 2: segment ids 0 and 1
+	InitializerRange          float64  // initializer_range, 0.02: std of normal init
+	LayerNormEps              float64  // layer_norm_eps, 1e-12
+	PadTokenID                int      // pad_token_id, 0: its word-embedding row is zero and gets no gradient
+	PositionEmbeddingType     string   // position_embedding_type: only "absolute" is supported
+
+	ID2Label      map[int]string // id2label; its size is num_labels (default 2 labels, LABEL_0, LABEL_1)
+	ProblemType   string         // problem_type: "", "regression", "single_label_classification", "multi_label_classification"
+	Architectures []string       // architectures, e.g. ["BertForSequenceClassification"]
+
+	// Extra keeps every other key of the file (transformers_version,
+	// torch_dtype, use_cache, ...) so that saving writes it back unchanged.
+	Extra map[string]json.RawMessage
+}
+
+// DefaultConfig returns BertConfig() with its defaults.
+func DefaultConfig() Config {
+	return Config{
+		VocabSize: 30522, HiddenSize: 768, NumHiddenLayers: 12, NumAttentionHeads: 12,
+		IntermediateSize: 3072, HiddenAct: "gelu", HiddenDropoutProb: 0.1,
+		AttentionProbsDropoutProb: 0.1, MaxPositionEmbeddings: 512, TypeVocabSize: 2,
+		InitializerRange: 0.02, LayerNormEps: 1e-12, PositionEmbeddingType: "absolute",
+		ID2Label: map[int]string{0: "LABEL_0", 1: "LABEL_1"},
+	}
+}
+
+// NumLabels is the classifier width, len(id2label) as in HF.
+func (c Config) NumLabels() int { return len(c.ID2Label) }
+
+// SetNumLabels replaces id2label with LABEL_0 ... LABEL_{n-1}, as HF's
+// num_labels setter does.
+func (c *Config) SetNumLabels(n int) {
+	c.ID2Label = make(map[int]string, n)
+	for i := 0; i < n; i++ {
+		c.ID2Label[i] = "LABEL_" + strconv.Itoa(i)
+	}
+}
+
+// classifierDropout is classifier_dropout, or hidden_dropout_prob when unset.
+func (c Config) classifierDropout() float64 {
+	if c.ClassifierDropout != nil {
+		return *c.ClassifierDropout
+	}
+	return c.HiddenDropoutProb
+}
+
+// Validate reports a configuration this implementation cannot build.
+func (c Config) Validate() error {
+	switch {
+	case c.VocabSize <= 0, c.HiddenSize <= 0, c.NumHiddenLayers < 0, c.NumAttentionHeads <= 0,
+		c.IntermediateSize <= 0, c.MaxPositionEmbeddings <= 0, c.TypeVocabSize <= 0:
+		return fmt.Errorf("bert: sizes must be positive (vocab_size %d, hidden_size %d, num_hidden_layers %d, num_attention_heads %d, intermediate_size %d, max_position_embeddings %d, type_vocab_size %d)",
+			c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.MaxPositionEmbeddings, c.TypeVocabSize)
+	case c.HiddenSize%c.NumAttentionHeads != 0:
+		return fmt.Errorf("bert: hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
+	case c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize:
+		return fmt.Errorf("bert: pad_token_id %d outside [0, vocab_size %d)", c.PadTokenID, c.VocabSize)
+	case c.PositionEmbeddingType != "absolute":
+		return fmt.Errorf("bert: position_embedding_type %q is not supported (only \"absolute\")", c.PositionEmbeddingType)
+	}
+	switch c.HiddenAct {
+	case "gelu", "gelu_new", "relu":
+	default:
+		return fmt.Errorf("bert: hidden_act %q is not supported (gelu, gelu_new, relu)", c.HiddenAct)
+	}
+	switch c.ProblemType {
+	case "", "regression", "single_label_classification", "multi_label_classification":
+	default:
+		return fmt.Errorf("bert: problem_type %q is not one of regression, single_label_classification, multi_label_classification", c.ProblemType)
+	}
+	return nil
+}
+
+// ReadConfig reads dir/config.json (or the file itself if path is a file).
+// model_type must be "bert"; missing keys take BertConfig's defaults.
+func ReadConfig(path string) (Config, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "config.json")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	c, err := ParseConfig(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseConfig decodes the JSON of a config.json.
+func ParseConfig(b []byte) (Config, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return Config{}, err
+	}
+	c := DefaultConfig()
+	var modelType string
+	var numLabels *int
+	var label2id map[string]int
+	fields := map[string]any{
+		"model_type": &modelType, "vocab_size": &c.VocabSize, "hidden_size": &c.HiddenSize,
+		"num_hidden_layers": &c.NumHiddenLayers, "num_attention_heads": &c.NumAttentionHeads,
+		"intermediate_size": &c.IntermediateSize, "hidden_act": &c.HiddenAct,
+		"hidden_dropout_prob": &c.HiddenDropoutProb, "attention_probs_dropout_prob": &c.AttentionProbsDropoutProb,
+		"classifier_dropout": &c.ClassifierDropout, "max_position_embeddings": &c.MaxPositionEmbeddings,
+		"type_vocab_size": &c.TypeVocabSize, "initializer_range": &c.InitializerRange,
+		"layer_norm_eps": &c.LayerNormEps, "pad_token_id": &c.PadTokenID,
+		"position_embedding_type": &c.PositionEmbeddingType, "problem_type": &c.ProblemType,
+		"architectures": &c.Architectures, "num_labels": &numLabels, "label2id": &label2id,
+	}
+	c.Extra = map[string]json.RawMessage{}
+	var id2label map[string]string
+	for k, v := range raw {
+		if k == "id2label" {
+			if err := json.Unmarshal(v, &id2label); err != nil {
+				return Config{}, fmt.Errorf("id2label: %w", err)
+			}
+			continue
+		}
+		dst, ok := fields[k]
+		if !ok {
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, v); err != nil {
+				return Config{}, fmt.Errorf("%s: %w", k, err)
+			}
+			c.Extra[k] = buf.Bytes()
+			continue
+		}
+		if string(v) == "null" && k != "classifier_dropout" && k != "problem_type" && k != "architectures" {
+			continue // HF writes null for some unset optional ids; keep the default
+		}
+		if err := json.Unmarshal(v, dst); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	if modelType != "bert" {
+		return Config{}, fmt.Errorf("model_type %q is not \"bert\"", modelType)
+	}
+	switch {
+	case id2label != nil:
+		c.ID2Label = make(map[int]string, len(id2label))
+		for k, v := range id2label {
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 {
+				return Config{}, fmt.Errorf("id2label: key %q is not a label index", k)
+			}
+			c.ID2Label[i] = v
+		}
+		for i := range c.ID2Label {
+			if i >= len(c.ID2Label) {
+				return Config{}, fmt.Errorf("id2label: indices are not 0..%d (found %d)", len(c.ID2Label)-1, i)
+			}
+		}
+		if numLabels != nil && *numLabels != len(c.ID2Label) {
+			return Config{}, fmt.Errorf("num_labels %d disagrees with id2label's %d entries", *numLabels, len(c.ID2Label))
+		}
+	case numLabels != nil:
+		if *numLabels <= 0 {
+			return Config{}, fmt.Errorf("num_labels %d must be positive", *numLabels)
+		}
+		c.SetNumLabels(*numLabels)
+	}
+	for name, i := range label2id {
+		if c.ID2Label[i] != name {
+			return Config{}, fmt.Errorf("label2id[%q] = %d but id2label[%d] = %q", name, i, i, c.ID2Label[i])
+		}
+	}
+	return c, c.Validate()
+}
+
+// MarshalJSON writes the config as PretrainedConfig.to_json_string does:
+// sorted keys, id2label/label2id (not num_labels), Extra keys kept.
+func (c Config) MarshalJSON() ([]byte, error) {
+	m := map[string]any{}
+	for k, v := range c.Extra {
+		m[k] = v
+	}
+	id2label := map[string]string{}
+	label2id := map[string]int{}
+	for i, name := range c.ID2Label {
+		id2label[strconv.Itoa(i)] = name
+		label2id[name] = i
+	}
+	for k, v := range map[string]any{
+		"model_type": "bert", "vocab_size": c.VocabSize, "hidden_size": c.HiddenSize,
+		"num_hidden_layers": c.NumHiddenLayers, "num_attention_heads": c.NumAttentionHeads,
+		"intermediate_size": c.IntermediateSize, "hidden_act": c.HiddenAct,
+		"hidden_dropout_prob": c.HiddenDropoutProb, "attention_probs_dropout_prob": c.AttentionProbsDropoutProb,
+		"classifier_dropout": c.ClassifierDropout, "max_position_embeddings": c.MaxPositionEmbeddings,
+		"type_vocab_size": c.TypeVocabSize, "initializer_range": c.InitializerRange,
+		"layer_norm_eps": c.LayerNormEps, "pad_token_id": c.PadTokenID,
+		"position_embedding_type": c.PositionEmbeddingType,
+		"id2label":                id2label, "label2id": label2id,
+	} {
+		m[k] = v
+	}
+	if c.ProblemType != "" {
+		m["problem_type"] = c.ProblemType
+	}
+	if len(c.Architectures) > 0 {
+		m["architectures"] = c.Architectures
+	}
+	return json.MarshalIndent(m, "", "  ")
+}
+
+// WriteConfig writes dir/config.json.
+func WriteConfig(dir string, c Config) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "config.json"), append(b, '\n'), 0o644)
+}
