@@ -4,6 +4,7 @@
 //
 // Commands:
 //
+//	bench --config NAME --threads N              BERT training and inference speed (torch_bert.py's JSON keys)
 //	parity losses --cases FILE                  check kiln's losses against a PyTorch reference file
 //	tokenize --tokenizer DIR --input FILE.jsonl  token ids, type ids, masks and offsets as JSONL
 //	help                                         print the commands
@@ -43,6 +44,7 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"bench":    {"bench --config tiny|mini|small|base --threads N: BERT train/infer tokens/s as torch_bert.py prints them", runBench},
 	"parity":   {"parity losses --cases FILE: check kiln's losses against a PyTorch reference file", runParity},
 	"tokenize": {"tokenize --tokenizer DIR --input FILE.jsonl: token ids, type ids, masks and offsets as JSONL", runTokenize},
 }

@@ -29,15 +29,14 @@ def gemm(path):
 
 
 def bert(path):
+    # JSON lines from torch_bert.py (tag "torch") and `kiln bench` (tag "kiln").
     t, k = collections.defaultdict(list), collections.defaultdict(list)
     for line in open(path):
         if line.startswith('{'):
             d = json.loads(line)
+            into = k if d.get('tag') == 'kiln' else t
             for step in ('train', 'infer'):
-                t[(d['config'], d['threads'], step)].append(d[step + '_tok_s'])
-        m = re.match(r'rep\d threads(\d) BenchmarkBertStep/(\w+)/(\w+)\S*\s+\d+\s+\d+ ns/op\s+([\d.]+) tok/s', line)
-        if m:
-            k[(m.group(2), int(m.group(1)), m.group(3))].append(float(m.group(4)))
+                into[(d['config'], d['threads'], step)].append(d[step + '_tok_s'])
     print("| config | step | threads | PyTorch tok/s | kiln tok/s | kiln / PyTorch |")
     print("|---|---|---|---|---|---|")
     for cfg in ('tiny', 'mini', 'small', 'base'):
