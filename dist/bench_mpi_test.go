@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// BenchmarkAllReduceBandwidth measures a float32 sum all-reduce of 4 MB and
-// 64 MB at 2 and 4 ranks over shared memory (the loopback-only settings of
+// BenchmarkAllReduceBandwidth measures a float32 sum all-reduce of 4 MiB and
+// 64 MiB at 2 and 4 ranks over shared memory (the loopback-only settings of
 // the tests). Each case is one mpirun job that times a fixed number of
 // all-reduces, so run it with -benchtime=1x:
 //
@@ -24,7 +24,7 @@ import (
 func BenchmarkAllReduceBandwidth(b *testing.B) {
 	for _, np := range []int{2, 4} {
 		for _, mb := range []int{4, 64} {
-			b.Run(fmt.Sprintf("np=%d/%dMB", np, mb), func(b *testing.B) {
+			b.Run(fmt.Sprintf("np=%d/%dMiB", np, mb), func(b *testing.B) {
 				bytes := mb << 20
 				iters := 20
 				if mb > 16 {
