@@ -68,7 +68,9 @@ func newConv1D(b nn.Builder, name string, in, out int, scale float64) Conv1D {
 }
 
 // matmul is x @ Weight without the bias: [..., in] -> [..., out].
-func (l Conv1D) matmul(x *tensor.Tensor) *tensor.Tensor { return tensor.MatMulT(x, l.Weight, false, false) }
+func (l Conv1D) matmul(x *tensor.Tensor) *tensor.Tensor {
+	return tensor.MatMulT(x, l.Weight, false, false)
+}
 
 // Forward is x @ Weight + Bias: [..., in] -> [..., out].
 func (l Conv1D) Forward(x *tensor.Tensor) *tensor.Tensor { return tensor.Add(l.matmul(x), l.Bias) }
