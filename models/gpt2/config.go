@@ -137,8 +137,8 @@ func ParseConfig(b []byte) (Config, error) {
 		"activation_function": &c.ActivationFunction, "resid_pdrop": &c.ResidPdrop,
 		"embd_pdrop": &c.EmbdPdrop, "attn_pdrop": &c.AttnPdrop, "layer_norm_epsilon": &c.LayerNormEpsilon,
 		"initializer_range": &c.InitializerRange, "scale_attn_weights": &c.ScaleAttnWeights,
-		"scale_attn_by_inverse_layer_idx": &c.ScaleAttnByInverseLayerIdx,
-		"pad_token_id":                    &c.PadTokenID, "bos_token_id": &c.BOSTokenID, "eos_token_id": &c.EOSTokenID,
+		"scale_attn_by_inverse_layer_idx": &c.ScaleAttnByInverseLayerIdx, "pad_token_id": &c.PadTokenID,
+		"bos_token_id": &c.BOSTokenID, "eos_token_id": &c.EOSTokenID,
 		"problem_type": &c.ProblemType, "architectures": &c.Architectures,
 		"num_labels": &numLabels, "label2id": &label2id,
 	}
@@ -222,8 +222,8 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		"activation_function": c.ActivationFunction, "resid_pdrop": c.ResidPdrop,
 		"embd_pdrop": c.EmbdPdrop, "attn_pdrop": c.AttnPdrop, "layer_norm_epsilon": c.LayerNormEpsilon,
 		"initializer_range": c.InitializerRange, "scale_attn_weights": c.ScaleAttnWeights,
-		"scale_attn_by_inverse_layer_idx": c.ScaleAttnByInverseLayerIdx,
-		"pad_token_id":                    c.PadTokenID, "bos_token_id": c.BOSTokenID, "eos_token_id": c.EOSTokenID,
+		"scale_attn_by_inverse_layer_idx": c.ScaleAttnByInverseLayerIdx, "pad_token_id": c.PadTokenID,
+		"bos_token_id": c.BOSTokenID, "eos_token_id": c.EOSTokenID,
 		"id2label": id2label, "label2id": label2id,
 	} {
 		m[k] = v
