@@ -6,6 +6,7 @@
 //
 //	bench --config NAME --threads N              BERT training and inference speed (torch_bert.py's JSON keys)
 //	parity losses --cases FILE                  check kiln's losses against a PyTorch reference file
+//	predict --model DIR --data FILE --output OUT.jsonl  a model's logits for every example (task from config.json or --task)
 //	tokenize --tokenizer DIR --input FILE.jsonl  token ids, type ids, masks and offsets as JSONL
 //	help                                         print the commands
 //
@@ -46,6 +47,7 @@ type command struct {
 var commands = map[string]command{
 	"bench":    {"bench --config tiny|mini|small|base --threads N: BERT train/infer tokens/s as torch_bert.py prints them", runBench},
 	"parity":   {"parity losses --cases FILE: check kiln's losses against a PyTorch reference file", runParity},
+	"predict":  {"predict --model DIR --data FILE --output OUT.jsonl: logits (and loss, with labels) of a model for every example", runPredict},
 	"tokenize": {"tokenize --tokenizer DIR --input FILE.jsonl: token ids, type ids, masks and offsets as JSONL", runTokenize},
 }
 

@@ -1,0 +1,63 @@
+package auto
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kiln-ml/kiln/models/bert"
+	"github.com/kiln-ml/kiln/task"
+)
+
+func TestLoadPicksHeadFromArchitectures(t *testing.T) {
+	c := bert.DefaultConfig()
+	c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.MaxPositionEmbeddings = 50, 8, 1, 2, 16, 16
+	c.SetNumLabels(4)
+	m, err := bert.NewForTokenClassification(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	a, rep, err := Load(dir, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Kind() != task.TokenClassification || a.Config().NumLabels() != 4 || len(rep.Missing) != 0 {
+		t.Errorf("kind %s, %d labels, missing %v", a.Kind(), a.Config().NumLabels(), rep.Missing)
+	}
+	// --task overrides: a QA head on the same encoder, head weights new.
+	q, rep, err := Load(dir, "question_answering", 0)
+	if err != nil || q.Kind() != task.QuestionAnswering || len(rep.Missing) == 0 {
+		t.Errorf("override: %v, %v, missing %v", err, q, rep.Missing)
+	}
+	if _, _, err := Load(dir, "causal_lm", 0); err == nil || !strings.Contains(err.Error(), "no causal_lm head") {
+		t.Errorf("causal_lm on bert: %v", err)
+	}
+}
+
+func TestLoadErrorsNameFileAndValue(t *testing.T) {
+	for _, c := range []struct{ config, want string }{
+		{`{"model_type": "llama", "architectures": ["LlamaForCausalLM"]}`, `model_type "llama" is not supported`},
+		{`{"architectures": ["BertForMaskedLM"]}`, "no model_type"},
+		{`{"model_type": "bert", "architectures": ["BertModel"]}`, `architecture "BertModel"`},
+		{`{"model_type": "bert", "architectures": ["BertForSummaries"]}`, `architecture "BertForSummaries"`},
+		{`{"model_type": "bert"}`, "no architectures"},
+		{`{"model_type": `, "config.json"},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(c.config), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := Load(dir, "", 0)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "config.json") {
+			t.Errorf("%s: %v, want %q and the file", c.config, err, c.want)
+		}
+	}
+	if got := ModelTypes(); len(got) != 1 || got[0] != "bert" {
+		t.Errorf("ModelTypes() = %v", got)
+	}
+}
