@@ -57,7 +57,7 @@ func TestLoadErrorsNameFileAndValue(t *testing.T) {
 			t.Errorf("%s: %v, want %q and the file", c.config, err, c.want)
 		}
 	}
-	if got := ModelTypes(); len(got) != 1 || got[0] != "bert" {
+	if got := ModelTypes(); len(got) != 2 || got[0] != "bert" || got[1] != "gpt2" {
 		t.Errorf("ModelTypes() = %v", got)
 	}
 }
