@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/kiln-ml/kiln/models/hflabels"
 	"os"
 	"path/filepath"
-	"strconv"
 )
 
 // Config is HF's BertConfig, read from and written to config.json. Defaults
@@ -53,12 +53,7 @@ func (c Config) NumLabels() int { return len(c.ID2Label) }
 
 // SetNumLabels replaces id2label with LABEL_0 ... LABEL_{n-1}, as HF's
 // num_labels setter does.
-func (c *Config) SetNumLabels(n int) {
-	c.ID2Label = make(map[int]string, n)
-	for i := 0; i < n; i++ {
-		c.ID2Label[i] = "LABEL_" + strconv.Itoa(i)
-	}
-}
+func (c *Config) SetNumLabels(n int) { c.ID2Label = hflabels.Default(n) }
 
 // classifierDropout is classifier_dropout, or hidden_dropout_prob when unset.
 func (c Config) classifierDropout() float64 {
@@ -161,34 +156,12 @@ func ParseConfig(b []byte) (Config, error) {
 	if modelType != "bert" {
 		return Config{}, fmt.Errorf("model_type %q is not \"bert\"", modelType)
 	}
-	switch {
-	case id2label != nil:
-		c.ID2Label = make(map[int]string, len(id2label))
-		for k, v := range id2label {
-			i, err := strconv.Atoi(k)
-			if err != nil || i < 0 {
-				return Config{}, fmt.Errorf("id2label: key %q is not a label index", k)
-			}
-			c.ID2Label[i] = v
-		}
-		for i := range c.ID2Label {
-			if i >= len(c.ID2Label) {
-				return Config{}, fmt.Errorf("id2label: indices are not 0..%d (found %d)", len(c.ID2Label)-1, i)
-			}
-		}
-		if numLabels != nil && *numLabels != len(c.ID2Label) {
-			return Config{}, fmt.Errorf("num_labels %d disagrees with id2label's %d entries", *numLabels, len(c.ID2Label))
-		}
-	case numLabels != nil:
-		if *numLabels <= 0 {
-			return Config{}, fmt.Errorf("num_labels %d must be positive", *numLabels)
-		}
-		c.SetNumLabels(*numLabels)
+	labels, err := hflabels.Parse(id2label, numLabels, label2id)
+	if err != nil {
+		return Config{}, err
 	}
-	for name, i := range label2id {
-		if c.ID2Label[i] != name {
-			return Config{}, fmt.Errorf("label2id[%q] = %d but id2label[%d] = %q", name, i, i, c.ID2Label[i])
-		}
+	if labels != nil {
+		c.ID2Label = labels
 	}
 	return c, c.Validate()
 }
@@ -200,12 +173,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	for k, v := range c.Extra {
 		m[k] = v
 	}
-	id2label := map[string]string{}
-	label2id := map[string]int{}
-	for i, name := range c.ID2Label {
-		id2label[strconv.Itoa(i)] = name
-		label2id[name] = i
-	}
+	id2label, label2id := hflabels.Maps(c.ID2Label)
 	for k, v := range map[string]any{
 		"model_type": "bert", "vocab_size": c.VocabSize, "hidden_size": c.HiddenSize,
 		"num_hidden_layers": c.NumHiddenLayers, "num_attention_heads": c.NumAttentionHeads,
