@@ -77,7 +77,7 @@ func Attention(q, k, v *Tensor, heads int, o AttentionOpts) *Tensor {
 		if o.RNG == nil {
 			panic("tensor.Attention: DropoutP > 0 needs an RNG")
 		}
-		a.rng = o.RNG
+		a.drop = o.RNG.dropper(a.p)
 		a.base = o.RNG.take(B * heads * Tq * Tk)
 	}
 	out := empty(q.dtype, B, Tq, HD)
@@ -110,7 +110,7 @@ type attn struct {
 	causal          bool
 	scale           float64
 	p               float64
-	rng             *RNG
+	drop            dropper // decides dropout from (seed, counter)
 	base            uint64
 }
 
@@ -128,7 +128,7 @@ func gemm64a(transA, transB bool, m, n, k int, alpha float64, a []float64, lda i
 
 // dropped reports whether probability (bh, i, j) is dropped.
 func (a *attn) dropped(bh, i, j int) bool {
-	return a.rng.uniformAt(a.base+uint64((bh*a.Tq+i)*a.Tk+j)) < a.p
+	return a.drop.dropped(a.base + uint64((bh*a.Tq+i)*a.Tk+j))
 }
 
 // rowDead reports whether query i of batch b has no visible key.
@@ -192,13 +192,13 @@ func attnForward[T Float](a *attn, gemm gemmFn[T], q, k, v, probs, out []T) {
 // and backward call it with the same counters, so the mask is never stored.
 func dropProbs[T Float](a *attn, bh int, dst, p []T) {
 	inv := T(1 / (1 - a.p))
-	for i := 0; i < a.Tq; i++ {
-		for j := 0; j < a.Tk; j++ {
-			x := p[i*a.Tk+j] * inv
-			if a.dropped(bh, i, j) {
-				x = 0
-			}
-			dst[i*a.Tk+j] = x
+	c := a.base + uint64(bh*a.Tq*a.Tk) // the counter of (bh, 0, 0); rows follow on
+	dst = dst[:len(p)]
+	for k, x := range p {
+		if a.drop.dropped(c + uint64(k)) {
+			dst[k] = 0
+		} else {
+			dst[k] = x * inv
 		}
 	}
 }

@@ -61,7 +61,7 @@ const dropoutGrain = 1 << 14
 
 // dropoutFwd draws the mask into keep and writes dst = src·mask·scale.
 func dropoutFwd[T Float](dst, src []T, keep []uint64, rng *RNG, base uint64, p float64, scale T) {
-	r := *rng // a copy: uniformAt only reads the seed
+	dr := rng.dropper(p)
 	parallel.For(len(dst), dropoutGrain, func(lo, hi int) {
 		for w := lo / 64; w*64 < hi; w++ {
 			i0 := w * 64
@@ -69,7 +69,7 @@ func dropoutFwd[T Float](dst, src []T, keep []uint64, rng *RNG, base uint64, p f
 			var bits uint64
 			d, s := dst[i0:i1], src[i0:i1]
 			for j, v := range s {
-				if r.uniformAt(base+uint64(i0+j)) < p {
+				if dr.dropped(base + uint64(i0+j)) {
 					d[j] = 0
 				} else {
 					d[j] = v * scale

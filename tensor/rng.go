@@ -39,10 +39,25 @@ func mix64(z uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// uniformAt returns a float64 in [0, 1) for counter c.
-func (r *RNG) uniformAt(c uint64) float64 {
-	return float64(mix64(r.seed*0x9e3779b97f4a7c15+c)>>11) / (1 << 53)
+// uniformAt returns a float64 in [0, 1) for counter c: bitsAt(c) / 2^53.
+func (r *RNG) uniformAt(c uint64) float64 { return float64(r.bitsAt(c)) / (1 << 53) }
+
+// bitsAt returns the 53 random bits behind uniformAt(c).
+func (r *RNG) bitsAt(c uint64) uint64 { return mix64(r.seed*0x9e3779b97f4a7c15+c) >> 11 }
+
+// dropper decides dropout for consecutive counters without floating point:
+// uniformAt(c) < p exactly when bitsAt(c) < ceil(p·2^53), since p·2^53 is
+// exact (a power-of-two scaling) and bitsAt is an integer below 2^53.
+type dropper struct {
+	key, threshold uint64
 }
+
+func (r *RNG) dropper(p float64) dropper {
+	return dropper{key: r.seed * 0x9e3779b97f4a7c15, threshold: uint64(math.Ceil(p * (1 << 53)))}
+}
+
+// dropped reports whether counter c is dropped.
+func (d dropper) dropped(c uint64) bool { return mix64(d.key+c)>>11 < d.threshold }
 
 // Uint64 returns the next raw 64-bit value (for shuffles and other
 // host-side randomness that must follow the same seed).
