@@ -36,7 +36,9 @@ func Names() []string {
 	for k := range Shapes {
 		n = append(n, k)
 	}
-	sort.Slice(n, func(i, j int) bool { return Shapes[n[i]].Hidden*Shapes[n[i]].Layers < Shapes[n[j]].Hidden*Shapes[n[j]].Layers })
+	sort.Slice(n, func(i, j int) bool {
+		return Shapes[n[i]].Hidden*Shapes[n[i]].Layers < Shapes[n[j]].Hidden*Shapes[n[j]].Layers
+	})
 	return n
 }
 
@@ -159,7 +161,9 @@ func Run(o Options) (Result, error) {
 		t0 := time.Now()
 		a := tensor.BeginArena()
 		var ferr error
-		tensor.NoGrad(func() { _, ferr = m.Forward(bert.Batch{InputIDs: batch.InputIDs, TokenTypeIDs: batch.TokenTypeIDs, AttentionMask: batch.AttentionMask}) })
+		tensor.NoGrad(func() {
+			_, ferr = m.Forward(bert.Batch{InputIDs: batch.InputIDs, TokenTypeIDs: batch.TokenTypeIDs, AttentionMask: batch.AttentionMask})
+		})
 		a.Release()
 		if ferr != nil {
 			return res, ferr
