@@ -69,10 +69,10 @@ type Args struct {
 	// LabelNames lists the batch fields that hold labels; kiln's batches
 	// name them itself, so only the HF names (labels, start_positions,
 	// end_positions) are accepted.
-	LabelNames          []string `json:"label_names" yaml:"label_names"`
-	DataloaderDropLast  bool     `json:"dataloader_drop_last" yaml:"dataloader_drop_last"`
-	GroupByLength       bool     `json:"group_by_length" yaml:"group_by_length"`
-	ResumeFromCheckpoint string  `json:"resume_from_checkpoint" yaml:"resume_from_checkpoint"`
+	LabelNames           []string `json:"label_names" yaml:"label_names"`
+	DataloaderDropLast   bool     `json:"dataloader_drop_last" yaml:"dataloader_drop_last"`
+	GroupByLength        bool     `json:"group_by_length" yaml:"group_by_length"`
+	ResumeFromCheckpoint string   `json:"resume_from_checkpoint" yaml:"resume_from_checkpoint"`
 	// IgnoreDataSkip starts a resumed epoch from its first batch.
 	IgnoreDataSkip bool `json:"ignore_data_skip" yaml:"ignore_data_skip"`
 	// ReportTo lists integrations: "tensorboard" or "none" (nothing leaves
