@@ -76,6 +76,9 @@ type Model interface {
 	Kind() task.Kind
 	// Config is the model's configuration in family-neutral form.
 	Config() Config
+	// DropoutRNG is the generator of the model's dropout masks (its state
+	// goes into training checkpoints).
+	DropoutRNG() *tensor.RNG
 }
 
 // Factory loads the model of one family with the head of kind from dir

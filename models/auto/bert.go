@@ -7,6 +7,7 @@ import (
 	"github.com/kiln-ml/kiln/models/bert"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/task"
+	"github.com/kiln-ml/kiln/tensor"
 )
 
 func init() { Register("bert", loadBert) }
@@ -24,6 +25,7 @@ type bertModel struct {
 	head bertHead
 	kind task.Kind
 	cfg  bert.Config
+	base *bert.Model
 }
 
 // WrapBert adapts a BERT head (*bert.ForSequenceClassification, ...) built by
@@ -33,22 +35,22 @@ func WrapBert(head any, kind task.Kind) (Model, error) {
 	if !ok {
 		return nil, fmt.Errorf("auto.WrapBert: %T is not a BERT head", head)
 	}
-	var cfg bert.Config
+	var base *bert.Model
 	switch m := head.(type) {
 	case *bert.ForSequenceClassification:
-		cfg = m.Bert.Config
+		base = m.Bert
 	case *bert.ForTokenClassification:
-		cfg = m.Bert.Config
+		base = m.Bert
 	case *bert.ForQuestionAnswering:
-		cfg = m.Bert.Config
+		base = m.Bert
 	case *bert.ForMultipleChoice:
-		cfg = m.Bert.Config
+		base = m.Bert
 	case *bert.ForMaskedLM:
-		cfg = m.Bert.Config
+		base = m.Bert
 	default:
 		return nil, fmt.Errorf("auto.WrapBert: %T is not a BERT head", head)
 	}
-	return &bertModel{head: h, kind: kind, cfg: cfg}, nil
+	return &bertModel{head: h, kind: kind, cfg: base.Config, base: base}, nil
 }
 
 func loadBert(dir string, kind task.Kind, seed uint64) (Model, checkpoint.Report, error) {
@@ -90,10 +92,11 @@ func (m *bertModel) Forward(b Batch) (Output, error) {
 		Loss: out.Loss, Explanation: out.Explanation}, nil
 }
 
-func (m *bertModel) Train(on bool)         { m.head.Train(on) }
-func (m *bertModel) Save(dir string) error { return m.head.Save(dir) }
-func (m *bertModel) Params() *nn.Params    { return m.head.Params() }
-func (m *bertModel) Kind() task.Kind       { return m.kind }
+func (m *bertModel) Train(on bool)           { m.head.Train(on) }
+func (m *bertModel) Save(dir string) error   { return m.head.Save(dir) }
+func (m *bertModel) Params() *nn.Params      { return m.head.Params() }
+func (m *bertModel) Kind() task.Kind         { return m.kind }
+func (m *bertModel) DropoutRNG() *tensor.RNG { return m.base.DropoutRNG() }
 
 func (m *bertModel) Config() Config {
 	c := m.cfg

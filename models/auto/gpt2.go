@@ -7,6 +7,7 @@ import (
 	"github.com/kiln-ml/kiln/models/gpt2"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/task"
+	"github.com/kiln-ml/kiln/tensor"
 )
 
 func init() { Register("gpt2", loadGPT2) }
@@ -24,6 +25,7 @@ type gpt2Model struct {
 	head gpt2Head
 	kind task.Kind
 	cfg  gpt2.Config
+	base *gpt2.Model
 }
 
 func loadGPT2(dir string, kind task.Kind, seed uint64) (Model, checkpoint.Report, error) {
@@ -33,13 +35,13 @@ func loadGPT2(dir string, kind task.Kind, seed uint64) (Model, checkpoint.Report
 		if err != nil {
 			return nil, rep, err
 		}
-		return &gpt2Model{head: h, kind: kind, cfg: h.Transformer.Config}, rep, nil
+		return &gpt2Model{head: h, kind: kind, cfg: h.Transformer.Config, base: h.Transformer}, rep, nil
 	case task.SequenceClassification:
 		h, rep, err := gpt2.LoadForSequenceClassification(dir, seed)
 		if err != nil {
 			return nil, rep, err
 		}
-		return &gpt2Model{head: h, kind: kind, cfg: h.Transformer.Config}, rep, nil
+		return &gpt2Model{head: h, kind: kind, cfg: h.Transformer.Config, base: h.Transformer}, rep, nil
 	}
 	return nil, checkpoint.Report{}, fmt.Errorf("gpt2 has no %s head (heads: causal_lm, sequence_classification)", kind)
 }
@@ -55,10 +57,11 @@ func (m *gpt2Model) Forward(b Batch) (Output, error) {
 	return Output{Logits: out.Logits, Loss: out.Loss, Explanation: out.Explanation}, nil
 }
 
-func (m *gpt2Model) Train(on bool)         { m.head.Train(on) }
-func (m *gpt2Model) Save(dir string) error { return m.head.Save(dir) }
-func (m *gpt2Model) Params() *nn.Params    { return m.head.Params() }
-func (m *gpt2Model) Kind() task.Kind       { return m.kind }
+func (m *gpt2Model) Train(on bool)           { m.head.Train(on) }
+func (m *gpt2Model) Save(dir string) error   { return m.head.Save(dir) }
+func (m *gpt2Model) Params() *nn.Params      { return m.head.Params() }
+func (m *gpt2Model) Kind() task.Kind         { return m.kind }
+func (m *gpt2Model) DropoutRNG() *tensor.RNG { return m.base.DropoutRNG() }
 
 // Config reports the fields the tools need; PadTokenID is -1 when the
 // checkpoint has no pad token (GPT-2's default).

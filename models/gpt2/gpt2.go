@@ -181,6 +181,11 @@ func (m *Model) Params() *nn.Params { return m.params }
 // Train switches dropout on (true) or off (false, the default: evaluation).
 func (m *Model) Train(on bool) { m.mode.training = on }
 
+// DropoutRNG is the generator of every dropout mask of the model and its
+// head; a trainer stores its state in checkpoints so that a resumed run
+// draws the same masks.
+func (m *Model) DropoutRNG() *tensor.RNG { return m.mode.rng }
+
 // Save writes dir/model.safetensors and dir/config.json as save_pretrained.
 func (m *Model) Save(dir string) error { return save(dir, m.Config, m.params, "GPT2Model", nil) }
 
