@@ -1,0 +1,303 @@
+package trainer
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/kiln-ml/kiln/checkpoint"
+	"github.com/kiln-ml/kiln/models/auto"
+	"github.com/kiln-ml/kiln/task"
+	"github.com/kiln-ml/kiln/tensor"
+)
+
+// logName is the JSON-lines log in output_dir: log_history streamed, one
+// entry per line as it happens.
+const logName = "log.jsonl"
+
+// openLog opens output_dir/log.jsonl for appending (rank 0 only). A resumed
+// run first drops the lines logged after its checkpoint's step, so the file
+// matches the restored log_history.
+func (t *Trainer) openLog() error {
+	if !t.isMain() {
+		return nil
+	}
+	path := filepath.Join(t.Args.OutputDir, logName)
+	var keep []Entry
+	if t.State.GlobalStep > 0 {
+		keep = t.State.LogHistory
+	}
+	var b strings.Builder
+	for _, e := range keep {
+		j, _ := json.Marshal(e)
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("output_dir: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("output_dir: %w", err)
+	}
+	t.logFile = f
+	return nil
+}
+
+func (t *Trainer) closeLog() {
+	if t.logFile != nil {
+		t.logFile.Close()
+		t.logFile = nil
+	}
+}
+
+// appendLog adds e to log_history, log.jsonl and the console.
+func (t *Trainer) appendLog(e Entry) {
+	if t.State != nil {
+		t.State.LogHistory = append(t.State.LogHistory, e)
+	}
+	if t.logFile != nil {
+		j, _ := json.Marshal(e)
+		t.logFile.Write(append(j, '\n'))
+	}
+	if t.console != nil {
+		t.console.log(e)
+	}
+}
+
+// writeFinal writes the end-of-run files: the final model (with the
+// tokenizer), trainer_state.json, train/eval/all_results.json and the model
+// card.
+func (t *Trainer) writeFinal(res TrainResult) error {
+	if !t.isMain() {
+		return nil
+	}
+	dir := t.Args.OutputDir
+	if t.Args.SaveFinal() {
+		if name := t.nonFiniteParam(); name != "" {
+			return fmt.Errorf("not saving the final model: parameter %s is not finite", name)
+		}
+		if err := t.Model.Save(dir); err != nil {
+			return fmt.Errorf("saving the final model: %w", err)
+		}
+		if err := copyTokenizer(t.TokenizerDir, dir); err != nil {
+			return err
+		}
+		if err := t.Args.SaveJSON(filepath.Join(dir, TrainingArgsName)); err != nil {
+			return err
+		}
+	}
+	if err := t.State.WriteJSON(filepath.Join(dir, TrainerStateName)); err != nil {
+		return err
+	}
+	all := Entry{}
+	train := Entry{}
+	for k, v := range res.Metrics {
+		if k != "step" {
+			train[k] = v
+			all[k] = v
+		}
+	}
+	if err := writeResults(filepath.Join(dir, "train_results.json"), train); err != nil {
+		return err
+	}
+	if t.lastEval != nil {
+		ev := Entry{}
+		for k, v := range t.lastEval {
+			if k != "step" {
+				ev[k] = v
+				all[k] = v
+			}
+		}
+		if err := writeResults(filepath.Join(dir, "eval_results.json"), ev); err != nil {
+			return err
+		}
+	}
+	if err := writeResults(filepath.Join(dir, "all_results.json"), all); err != nil {
+		return err
+	}
+	return t.writeModelCard(dir, all)
+}
+
+func writeResults(path string, e Entry) error {
+	b, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileSync(path, append(b, '\n'))
+}
+
+// writeModelCard writes README.md in the style of Trainer.create_model_card.
+func (t *Trainer) writeModelCard(dir string, results Entry) error {
+	cfg := t.Model.Config()
+	a := t.Args
+	var b strings.Builder
+	fmt.Fprintf(&b, "---\nlibrary_name: kiln\ntags:\n- kiln\n- %s\n---\n\n", t.Model.Kind())
+	fmt.Fprintf(&b, "# %s\n\nThis %s model (%s, head %s) was trained with [kiln](https://github.com/kiln-ml/kiln).\n\n",
+		filepath.Base(filepath.Clean(dir)), cfg.ModelType, strings.Join(cfg.Architectures, ", "), t.Model.Kind())
+	fmt.Fprintf(&b, "## Training\n\n- loss: %s\n- training examples: %d\n", t.lossName(), len(t.TrainData.Examples))
+	if t.EvalData != nil {
+		fmt.Fprintf(&b, "- evaluation examples: %d\n", len(t.EvalData.Examples))
+	}
+	fmt.Fprintf(&b, "- steps: %d (%.2f epochs)\n\n### Hyperparameters\n\n", t.State.GlobalStep, t.State.Epoch)
+	for _, kv := range [][2]any{{"learning_rate", a.LearningRate}, {"train_batch_size", a.PerDeviceTrainBatchSize},
+		{"eval_batch_size", a.PerDeviceEvalBatchSize}, {"gradient_accumulation_steps", a.GradientAccumulationSteps},
+		{"world_size", t.worldSize()}, {"optimizer", a.Optim}, {"weight_decay", a.WeightDecay},
+		{"lr_scheduler_type", a.LRSchedulerType}, {"warmup_ratio", a.WarmupRatio}, {"warmup_steps", a.WarmupSteps},
+		{"seed", a.Seed}, {"max_grad_norm", a.MaxGradNorm}} {
+		fmt.Fprintf(&b, "- %s: %v\n", kv[0], kv[1])
+	}
+	fmt.Fprintf(&b, "\n## Results\n\n| metric | value |\n|---|---|\n")
+	keys := make([]string, 0, len(results))
+	for k := range results {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "| %s | %.4g |\n", k, results[k])
+	}
+	if t.State.BestModelCheckpoint != nil {
+		fmt.Fprintf(&b, "\nBest checkpoint: `%s` (%s = %.4g).\n", filepath.Base(*t.State.BestModelCheckpoint), a.BestMetricKey(), *t.State.BestMetric)
+	}
+	fmt.Fprintf(&b, "\nThe log history is in `trainer_state.json` and `log.jsonl`.\n")
+	return writeFileSync(filepath.Join(dir, "README.md"), []byte(b.String()))
+}
+
+// lossName is the loss used, for the model card and the banner.
+func (t *Trainer) lossName() string {
+	if t.ComputeLoss != nil {
+		return "custom (compute_loss)"
+	}
+	if t.Spec.Loss != "" {
+		return t.Spec.Loss
+	}
+	return "the task's default (" + t.Explain() + ")"
+}
+
+// Explain is the task -> loss decision in words, from the first training
+// batch.
+func (t *Trainer) Explain() string {
+	if t.ComputeLoss != nil {
+		return "custom loss function"
+	}
+	n := min(len(t.TrainData.Examples), 2)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	in, _, err := t.collate(t.TrainData, idx, 0)
+	if err != nil {
+		return err.Error()
+	}
+	var out auto.Output
+	var res string
+	func() {
+		ar := tensor.BeginArena()
+		defer ar.Release()
+		noLabels := in
+		noLabels.Labels, noLabels.StartPositions, noLabels.EndPositions = nil, nil, nil
+		tensor.NoGrad(func() { out, err = t.Model.Forward(noLabels) })
+		if err != nil {
+			res = err.Error()
+			return
+		}
+		r, err := task.Compute(t.Spec, lossInputs(out, in, 0))
+		if err != nil {
+			res = err.Error()
+			return
+		}
+		e := r.Explanation
+		res = fmt.Sprintf("%s: %s", e.Loss, e.Reason)
+		if e.Reason == "" {
+			res = e.Loss
+		}
+	}()
+	return res
+}
+
+// banner prints HF's start-of-training summary.
+func (t *Trainer) banner(spe, maxSteps int, resumeDir string) {
+	a := t.Args
+	c := t.console
+	c.printf("***** Running training *****")
+	c.printf("  Num examples = %d", len(t.TrainData.Examples))
+	c.printf("  Num epochs = %d", t.State.NumTrainEpochs)
+	c.printf("  Instantaneous batch size per device = %d", a.PerDeviceTrainBatchSize)
+	c.printf("  Total train batch size (w. parallel & accumulation) = %d", a.PerDeviceTrainBatchSize*t.worldSize()*a.GradientAccumulationSteps)
+	c.printf("  Gradient accumulation steps = %d", a.GradientAccumulationSteps)
+	c.printf("  Total optimization steps = %d (%d per epoch)", maxSteps, spe)
+	c.printf("  Loss = %s", t.lossName())
+	if resumeDir != "" {
+		c.printf("  Resuming from %s at step %d (epoch %d, batch %d of the epoch; no data replayed)", resumeDir,
+			t.State.GlobalStep, t.State.GlobalStep/spe, (t.State.GlobalStep%spe)*a.GradientAccumulationSteps)
+	}
+}
+
+// console prints progress and log lines (rank 0 only).
+type console struct {
+	w     io.Writer
+	quiet bool
+}
+
+func newConsole(t *Trainer) *console {
+	w := t.Out
+	if w == nil {
+		w = os.Stderr
+	}
+	return &console{w: w, quiet: t.Quiet || !t.isMain()}
+}
+
+func (c *console) printf(format string, args ...any) {
+	if c == nil || c.quiet {
+		return
+	}
+	fmt.Fprintf(c.w, format+"\n", args...)
+}
+
+func (c *console) start(desc string, total, done int) {}
+func (c *console) update(done int, loss, lr float64)  {}
+func (c *console) finish()                            {}
+
+func (c *console) log(e Entry) {
+	if c == nil || c.quiet {
+		return
+	}
+	keys := make([]string, 0, len(e))
+	for k := range e {
+		if k != "step" && k != "epoch" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "step=%d epoch=%.2f", int(e["step"]), e["epoch"])
+	for _, k := range keys {
+		v := e[k]
+		if math.Abs(v) >= 1e-3 && math.Abs(v) < 1e5 || v == 0 {
+			fmt.Fprintf(&b, " %s=%.4f", k, v)
+		} else {
+			fmt.Fprintf(&b, " %s=%.4g", k, v)
+		}
+	}
+	fmt.Fprintln(c.w, b.String())
+}
+
+// checkpointLoad and loadInto load a model directory's weights into a model
+// (the best checkpoint at the end of training).
+func checkpointLoad(dir string) (checkpoint.StateDict, error) { return checkpoint.Load(dir) }
+
+func loadInto(m auto.Model, sd checkpoint.StateDict) error {
+	rep, err := checkpoint.LoadInto(m.Params().Map(), sd, checkpoint.LoadOptions{})
+	if err != nil {
+		return err
+	}
+	if len(rep.Missing) > 0 || len(rep.Unexpected) > 0 {
+		return fmt.Errorf("checkpoint does not match the model: %s", rep)
+	}
+	return nil
+}
