@@ -81,11 +81,31 @@ type Model interface {
 	DropoutRNG() *tensor.RNG
 }
 
-// Factory loads the model of one family with the head of kind from dir
-// (config.json and weights). Head weights the checkpoint lacks keep their
-// seeded initialisation and are listed in the report. A factory returns an
-// error for a kind its family has no head for.
-type Factory func(dir string, kind task.Kind, seed uint64) (Model, checkpoint.Report, error)
+// Factory loads the model of one family with the head o.Kind from dir
+// (config.json and, unless o.RandomInit, the weights). Head weights the
+// checkpoint lacks keep their seeded initialisation and are listed in the
+// report. A factory returns an error for a kind its family has no head for.
+type Factory func(dir string, o Options) (Model, checkpoint.Report, error)
+
+// Options control LoadWith.
+type Options struct {
+	// Kind is the head.
+	Kind task.Kind
+	// Seed initialises the weights the checkpoint lacks (and all of them
+	// under RandomInit) and the dropout generator.
+	Seed uint64
+	// Labels, when set, replaces config.json's id2label (fine-tuning a
+	// checkpoint on a new label set): the classifier is built for these
+	// labels, and a checkpoint classifier of another size is left out and
+	// reported in Report.Mismatched, as from_pretrained(...,
+	// ignore_mismatched_sizes=True).
+	Labels []string
+	// ProblemType, when set, replaces config.json's problem_type.
+	ProblemType string
+	// RandomInit builds the model from config.json alone, with seeded HF
+	// initialisation (training from scratch; no weight files needed).
+	RandomInit bool
+}
 
 var (
 	mu        sync.RWMutex
@@ -180,11 +200,50 @@ func Load(dir string, kind string, seed uint64) (Model, checkpoint.Report, error
 	if err != nil {
 		return nil, checkpoint.Report{}, err
 	}
+	return LoadWith(dir, Options{Kind: k, Seed: seed})
+}
+
+// LoadWith is Load with options: a new label set, a problem type, or random
+// initialisation from config.json alone. o.Kind "" takes the head from
+// config.json's architectures.
+func LoadWith(dir string, o Options) (Model, checkpoint.Report, error) {
+	info, err := ReadInfo(dir)
+	if err != nil {
+		return nil, checkpoint.Report{}, err
+	}
+	if o.Kind == "" {
+		if o.Kind, err = info.Kind(""); err != nil {
+			return nil, checkpoint.Report{}, err
+		}
+	}
 	mu.RLock()
 	f := factories[info.ModelType]
 	mu.RUnlock()
 	if f == nil {
 		return nil, checkpoint.Report{}, fmt.Errorf("%s: model_type %q is not supported (registered: %s)", info.Path, info.ModelType, strings.Join(ModelTypes(), ", "))
 	}
-	return f(dir, k, seed)
+	return f(dir, o)
+}
+
+// labelMap turns a label list into id2label.
+func labelMap(names []string) map[int]string {
+	m := make(map[int]string, len(names))
+	for i, n := range names {
+		m[i] = n
+	}
+	return m
+}
+
+// loadState loads dir's weights into a model built from an overridden
+// configuration; opts are the family's load options.
+func loadState(dir string, m Model, o Options, opts checkpoint.LoadOptions) (checkpoint.Report, error) {
+	if o.RandomInit {
+		return checkpoint.Report{}, nil
+	}
+	sd, err := checkpoint.Load(dir)
+	if err != nil {
+		return checkpoint.Report{}, err
+	}
+	opts.IgnoreMismatchedSizes = o.Labels != nil
+	return checkpoint.LoadInto(m.Params().Map(), sd, opts)
 }

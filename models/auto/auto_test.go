@@ -61,3 +61,52 @@ func TestLoadErrorsNameFileAndValue(t *testing.T) {
 		t.Errorf("ModelTypes() = %v", got)
 	}
 }
+
+// LoadWith swaps the classifier for a new label set (the old one reported as
+// mismatched) and builds a model from config.json alone.
+func TestLoadWithLabelsAndRandomInit(t *testing.T) {
+	c := bert.DefaultConfig()
+	c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.MaxPositionEmbeddings = 50, 8, 1, 2, 16, 16
+	m, err := bert.NewForSequenceClassification(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	a, rep, err := LoadWith(dir, Options{Kind: task.SequenceClassification, Labels: []string{"neg", "neu", "pos"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Params().Get("classifier.weight").Shape(); got[0] != 3 || a.Config().ID2Label[2] != "pos" {
+		t.Fatalf("classifier %v, id2label %v", got, a.Config().ID2Label)
+	}
+	if len(rep.Mismatched) != 2 {
+		t.Fatalf("mismatched %v, want the classifier's weight and bias", rep.Mismatched)
+	}
+	enc := "bert.encoder.layer.0.output.dense.weight"
+	if !equal(a.Params().Get(enc).Float32s(), m.Params().Get(enc).Float32s()) {
+		t.Fatal("encoder weights not loaded")
+	}
+	os.Remove(filepath.Join(dir, "model.safetensors"))
+	r, _, err := LoadWith(dir, Options{Kind: task.MaskedLM, RandomInit: true, Seed: 3})
+	if err != nil || r.Kind() != task.MaskedLM {
+		t.Fatalf("random init: %v", err)
+	}
+	if _, _, err := LoadWith(dir, Options{Kind: task.MaskedLM}); err == nil {
+		t.Fatal("loading without weights succeeded")
+	}
+}
+
+func equal(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -53,30 +53,41 @@ func WrapBert(head any, kind task.Kind) (Model, error) {
 	return &bertModel{head: h, kind: kind, cfg: base.Config, base: base}, nil
 }
 
-func loadBert(dir string, kind task.Kind, seed uint64) (Model, checkpoint.Report, error) {
-	var (
-		head any
-		rep  checkpoint.Report
-		err  error
-	)
-	switch kind {
+func loadBert(dir string, o Options) (Model, checkpoint.Report, error) {
+	var rep checkpoint.Report
+	c, err := bert.ReadConfig(dir)
+	if err != nil {
+		return nil, rep, err
+	}
+	if o.Labels != nil {
+		c.ID2Label = labelMap(o.Labels)
+	}
+	if o.ProblemType != "" {
+		c.ProblemType = o.ProblemType
+	}
+	var head any
+	switch o.Kind {
 	case task.SequenceClassification:
-		head, rep, err = bert.LoadForSequenceClassification(dir, seed)
+		head, err = bert.NewForSequenceClassification(c, o.Seed)
 	case task.TokenClassification:
-		head, rep, err = bert.LoadForTokenClassification(dir, seed)
+		head, err = bert.NewForTokenClassification(c, o.Seed)
 	case task.QuestionAnswering:
-		head, rep, err = bert.LoadForQuestionAnswering(dir, seed)
+		head, err = bert.NewForQuestionAnswering(c, o.Seed)
 	case task.MultipleChoice:
-		head, rep, err = bert.LoadForMultipleChoice(dir, seed)
+		head, err = bert.NewForMultipleChoice(c, o.Seed)
 	case task.MaskedLM:
-		head, rep, err = bert.LoadForMaskedLM(dir, seed)
+		head, err = bert.NewForMaskedLM(c, o.Seed)
 	default:
-		return nil, rep, fmt.Errorf("bert has no %s head (heads: sequence_classification, token_classification, question_answering, multiple_choice, masked_lm)", kind)
+		return nil, rep, fmt.Errorf("bert has no %s head (heads: sequence_classification, token_classification, question_answering, multiple_choice, masked_lm)", o.Kind)
 	}
 	if err != nil {
 		return nil, rep, err
 	}
-	m, err := WrapBert(head, kind)
+	m, err := WrapBert(head, o.Kind)
+	if err != nil {
+		return nil, rep, err
+	}
+	rep, err = loadState(dir, m, o, bert.StateLoadOptions())
 	return m, rep, err
 }
 

@@ -28,22 +28,37 @@ type gpt2Model struct {
 	base *gpt2.Model
 }
 
-func loadGPT2(dir string, kind task.Kind, seed uint64) (Model, checkpoint.Report, error) {
-	switch kind {
-	case task.CausalLM:
-		h, rep, err := gpt2.LoadLMHeadModel(dir, seed)
-		if err != nil {
-			return nil, rep, err
-		}
-		return &gpt2Model{head: h, kind: kind, cfg: h.Transformer.Config, base: h.Transformer}, rep, nil
-	case task.SequenceClassification:
-		h, rep, err := gpt2.LoadForSequenceClassification(dir, seed)
-		if err != nil {
-			return nil, rep, err
-		}
-		return &gpt2Model{head: h, kind: kind, cfg: h.Transformer.Config, base: h.Transformer}, rep, nil
+func loadGPT2(dir string, o Options) (Model, checkpoint.Report, error) {
+	var rep checkpoint.Report
+	c, err := gpt2.ReadConfig(dir)
+	if err != nil {
+		return nil, rep, err
 	}
-	return nil, checkpoint.Report{}, fmt.Errorf("gpt2 has no %s head (heads: causal_lm, sequence_classification)", kind)
+	if o.Labels != nil {
+		c.ID2Label = labelMap(o.Labels)
+	}
+	if o.ProblemType != "" {
+		c.ProblemType = o.ProblemType
+	}
+	var m *gpt2Model
+	switch o.Kind {
+	case task.CausalLM:
+		h, err := gpt2.NewLMHeadModel(c, o.Seed)
+		if err != nil {
+			return nil, rep, err
+		}
+		m = &gpt2Model{head: h, kind: o.Kind, cfg: c, base: h.Transformer}
+	case task.SequenceClassification:
+		h, err := gpt2.NewForSequenceClassification(c, o.Seed)
+		if err != nil {
+			return nil, rep, err
+		}
+		m = &gpt2Model{head: h, kind: o.Kind, cfg: c, base: h.Transformer}
+	default:
+		return nil, rep, fmt.Errorf("gpt2 has no %s head (heads: causal_lm, sequence_classification)", o.Kind)
+	}
+	rep, err = loadState(dir, m, o, gpt2.StateLoadOptions())
+	return m, rep, err
 }
 
 // Forward runs the head; GPT-2 has no QA head, so start/end positions are

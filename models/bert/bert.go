@@ -609,7 +609,13 @@ func load[M interface{ Params() *nn.Params }](dir string, seed uint64, build fun
 // LoadState copies a state dict into a model's parameters with BERT's base
 // prefix mapping and HF's ignore list.
 func LoadState(p *nn.Params, sd checkpoint.StateDict) (checkpoint.Report, error) {
-	return checkpoint.LoadInto(p.Map(), sd, checkpoint.LoadOptions{BasePrefix: BasePrefix, IgnoreUnexpected: ignoreUnexpected})
+	return checkpoint.LoadInto(p.Map(), sd, StateLoadOptions())
+}
+
+// StateLoadOptions are the checkpoint options LoadState uses (base prefix
+// and HF's ignore list), for callers that add their own (a new label set).
+func StateLoadOptions() checkpoint.LoadOptions {
+	return checkpoint.LoadOptions{BasePrefix: BasePrefix, IgnoreUnexpected: ignoreUnexpected}
 }
 
 func save(dir string, c Config, p *nn.Params, arch string, tied []string) error {
