@@ -116,6 +116,8 @@ type ArgFlags struct {
 //
 // A flag given twice keeps the last value. After fs.Parse, Apply sets the
 // given flags on an Args, so that defaults < configuration file < flags.
+// As with any flag.FlagSet, registering a name twice panics: the caller's
+// own flags must not reuse an argument's name in either form.
 func BindFlags(fs *flag.FlagSet) *ArgFlags {
 	f := &ArgFlags{
 		fs:      fs,

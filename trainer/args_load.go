@@ -601,6 +601,9 @@ func (a Args) SaveJSON(path string) error {
 		return fmt.Errorf("writing training arguments: %w", err)
 	}
 	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o644) // CreateTemp makes files private
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -650,3 +650,17 @@ func TestArgsSaveJSONNonFinite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "training_args.json")
 	wantArgErr(t, a.SaveJSON(path), "training_args.json", "unsupported value")
 }
+
+func TestArgsSaveJSONMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "training_args.json")
+	if err := DefaultArgs().SaveJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, want -rw-r--r--", fi.Mode())
+	}
+}
