@@ -3,8 +3,10 @@ package trainer
 // Args are the training arguments, named as Hugging Face's TrainingArguments
 // names them (the json/yaml key is HF's name) with HF's defaults, plus kiln's
 // own options at the end. DefaultArgs gives the defaults; LoadArgs reads a
-// JSON or YAML file over them (unknown keys are an error); Validate checks
-// values and combinations and names the argument to fix.
+// JSON or YAML file over them (unknown keys are an error); BindFlags makes
+// every argument a command-line flag that overrides the file; Validate checks
+// values and combinations and names the argument to fix; SaveJSON writes
+// them as training_args.json. ArgDocs documents each argument.
 type Args struct {
 	// OutputDir receives checkpoints, logs, plots and the final model.
 	OutputDir string `json:"output_dir" yaml:"output_dir"`
