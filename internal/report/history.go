@@ -18,9 +18,9 @@ import (
 //   - trainer_state.json (HF's schema): the list under "log_history";
 //   - log.jsonl: one JSON object per line; blank lines are skipped.
 //
-// The format is told by content, not name: a file holding a single JSON
-// object with a "log_history" field is a trainer state, anything else is read
-// as JSON lines. Numbers become Entry values; strings, booleans, nulls and
+// A name ending in .jsonl means JSON lines and one ending in .json a trainer
+// state; any other name is told by content (a JSON object with a
+// "log_history" field is a trainer state, anything else JSON lines). Numbers become Entry values; strings, booleans, nulls and
 // nested values are ignored. The bare NaN, Infinity and -Infinity that
 // Python's json module writes for a diverged loss are accepted as the
 // matching float values.
