@@ -1,0 +1,6 @@
+package report
+
+import "math"
+
+func nan() float64    { return math.NaN() }
+func posInf() float64 { return math.Inf(1) }
