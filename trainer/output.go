@@ -3,7 +3,6 @@ package trainer
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kiln-ml/kiln/checkpoint"
+	"github.com/kiln-ml/kiln/internal/report"
 	"github.com/kiln-ml/kiln/models/auto"
 	"github.com/kiln-ml/kiln/task"
 	"github.com/kiln-ml/kiln/tensor"
@@ -46,6 +46,15 @@ func (t *Trainer) openLog() error {
 		return fmt.Errorf("output_dir: %w", err)
 	}
 	t.logFile = f
+	if t.Args.TensorBoard() {
+		dir := t.Args.LoggingDir
+		if dir == "" {
+			dir = filepath.Join(t.Args.OutputDir, "runs")
+		}
+		if t.tb, err = report.NewTBWriter(dir); err != nil {
+			return fmt.Errorf("report_to tensorboard: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -53,6 +62,10 @@ func (t *Trainer) closeLog() {
 	if t.logFile != nil {
 		t.logFile.Close()
 		t.logFile = nil
+	}
+	if t.tb != nil {
+		t.tb.Close()
+		t.tb = nil
 	}
 }
 
@@ -67,6 +80,29 @@ func (t *Trainer) appendLog(e Entry) {
 	}
 	if t.console != nil {
 		t.console.log(e)
+	}
+	if t.tb != nil {
+		if _, ok := e["step"]; ok {
+			if err := t.tb.WriteEntry(report.Entry(e)); err != nil {
+				t.console.printf("warning: tensorboard: %v", err)
+			}
+		}
+	}
+}
+
+// writePlots redraws the loss, learning-rate and metric plots of
+// output_dir from log_history (rank 0; a failure is a warning, not a
+// reason to stop training).
+func (t *Trainer) writePlots() {
+	if !t.isMain() || t.State == nil {
+		return
+	}
+	h := make([]report.Entry, len(t.State.LogHistory))
+	for i, e := range t.State.LogHistory {
+		h[i] = report.Entry(e)
+	}
+	if _, err := report.WritePlots(t.Args.OutputDir, h); err != nil {
+		t.console.printf("warning: plots: %v", err)
 	}
 }
 
@@ -121,6 +157,7 @@ func (t *Trainer) writeFinal(res TrainResult) error {
 	if err := writeResults(filepath.Join(dir, "all_results.json"), all); err != nil {
 		return err
 	}
+	t.writePlots()
 	return t.writeModelCard(dir, all)
 }
 
@@ -238,10 +275,12 @@ func (t *Trainer) banner(spe, maxSteps int, resumeDir string) {
 	}
 }
 
-// console prints progress and log lines (rank 0 only).
+// console prints progress and log lines (rank 0 only): a progress bar on a
+// terminal, plain log lines otherwise (no carriage returns in log files).
 type console struct {
-	w     io.Writer
+	p     *report.Progress
 	quiet bool
+	depth int
 }
 
 func newConsole(t *Trainer) *console {
@@ -249,42 +288,50 @@ func newConsole(t *Trainer) *console {
 	if w == nil {
 		w = os.Stderr
 	}
-	return &console{w: w, quiet: t.Quiet || !t.isMain()}
+	tty := false
+	if f, ok := w.(*os.File); ok && !t.Args.DisableTqdm {
+		tty = report.IsTerminal(f)
+	}
+	return &console{p: report.NewProgress(w, tty), quiet: t.Quiet || !t.isMain()}
 }
 
 func (c *console) printf(format string, args ...any) {
 	if c == nil || c.quiet {
 		return
 	}
-	fmt.Fprintf(c.w, format+"\n", args...)
+	c.p.Printf(format, args...)
 }
 
-func (c *console) start(desc string, total, done int) {}
-func (c *console) update(done int, loss, lr float64)  {}
-func (c *console) finish()                            {}
+func (c *console) start(desc string, total, done int) {
+	if c == nil || c.quiet {
+		return
+	}
+	c.p.StartAt(desc, total, done)
+}
+
+func (c *console) update(done int, loss, lr float64) {
+	if c == nil || c.quiet {
+		return
+	}
+	var f map[string]float64
+	if !math.IsNaN(loss) {
+		f = map[string]float64{"loss": loss, "learning_rate": lr}
+	}
+	c.p.Update(done, f)
+}
+
+func (c *console) finish() {
+	if c == nil || c.quiet {
+		return
+	}
+	c.p.Finish()
+}
 
 func (c *console) log(e Entry) {
 	if c == nil || c.quiet {
 		return
 	}
-	keys := make([]string, 0, len(e))
-	for k := range e {
-		if k != "step" && k != "epoch" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	fmt.Fprintf(&b, "step=%d epoch=%.2f", int(e["step"]), e["epoch"])
-	for _, k := range keys {
-		v := e[k]
-		if math.Abs(v) >= 1e-3 && math.Abs(v) < 1e5 || v == 0 {
-			fmt.Fprintf(&b, " %s=%.4f", k, v)
-		} else {
-			fmt.Fprintf(&b, " %s=%.4g", k, v)
-		}
-	}
-	fmt.Fprintln(c.w, b.String())
+	c.p.Log(report.Entry(e))
 }
 
 // checkpointLoad and loadInto load a model directory's weights into a model

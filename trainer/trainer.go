@@ -38,6 +38,7 @@ import (
 
 	"github.com/kiln-ml/kiln/data"
 	"github.com/kiln-ml/kiln/dist"
+	"github.com/kiln-ml/kiln/internal/report"
 	"github.com/kiln-ml/kiln/loss"
 	"github.com/kiln-ml/kiln/metrics"
 	"github.com/kiln-ml/kiln/models/auto"
@@ -98,6 +99,7 @@ type Trainer struct {
 	padID        int
 	console      *console
 	logFile      *os.File
+	tb           *report.TBWriter
 	lastEval     Entry // the latest evaluation's metrics
 	lastEvalStep int   // and the global step it ran at
 }
@@ -256,6 +258,10 @@ type TrainResult struct {
 	// Interrupted is set when the context was cancelled.
 	Interrupted bool
 }
+
+// LastEval returns the metrics of the latest evaluation and the global step
+// it ran at (nil before any).
+func (t *Trainer) LastEval() (Entry, int) { return t.lastEval, t.lastEvalStep }
 
 // isMain says whether this rank writes files and console output.
 func (t *Trainer) isMain() bool { return t.Comm.Rank() == 0 }
@@ -561,6 +567,7 @@ func (t *Trainer) maybeLogEvalSave(ctl *Control, logLoss *float64, logSteps *int
 				return err
 			}
 			t.lastEval, t.lastEvalStep = m, t.State.GlobalStep
+			t.writePlots()
 			if err := t.fire(Evaluate, CallbackInfo{Metrics: m}, ctl); err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@
 //
 //	train --model DIR --task TASK --train_file FILE  fine-tune or pretrain; training arguments as flags or --config FILE
 //	eval --model DIR --validation_file FILE      metrics of a model on labelled data
+//	plot RUN_DIR                                 redraw a run's loss and metric plots
 //	bench --config NAME --threads N              BERT training and inference speed (torch_bert.py's JSON keys)
 //	parity losses --cases FILE                  check kiln's losses against a PyTorch reference file
 //	predict --model DIR --data FILE --output OUT.jsonl  a model's logits for every example (task from config.json or --task)
@@ -49,6 +50,7 @@ type command struct {
 var commands = map[string]command{
 	"train":    {"train --model DIR --task TASK --train_file FILE [--validation_file FILE] [--config FILE]: fine-tune or pretrain (every training argument as a flag)", runTrain},
 	"eval":     {"eval --model DIR --validation_file FILE [--task TASK]: metrics of a model on labelled data", runEval},
+	"plot":     {"plot RUN_DIR: redraw a run's plots (PNG and SVG) from trainer_state.json or log.jsonl", runPlot},
 	"bench":    {"bench --config tiny|mini|small|base --threads N: BERT train/infer tokens/s as torch_bert.py prints them", runBench},
 	"parity":   {"parity losses --cases FILE: check kiln's losses against a PyTorch reference file", runParity},
 	"predict":  {"predict --model DIR --data FILE --output OUT.jsonl: logits (and loss, with labels) of a model for every example", runPredict},

@@ -292,9 +292,12 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	printMetrics(stdout, "train", res.Metrics)
 	if tr.EvalData != nil {
-		m, err := tr.Evaluate()
-		if err != nil {
-			return err
+		m, at := tr.LastEval()
+		if m == nil || at != res.GlobalStep || a.LoadBestModelAtEnd {
+			// No evaluation of the final (or best) model yet.
+			if m, err = tr.Evaluate(); err != nil {
+				return err
+			}
 		}
 		printMetrics(stdout, "eval", m)
 	}
