@@ -249,10 +249,8 @@ func (t *Trainer) Explain() string {
 			return
 		}
 		e := r.Explanation
-		res = fmt.Sprintf("%s: %s", e.Loss, e.Reason)
-		if e.Reason == "" {
-			res = e.Loss
-		}
+		e.Divisor = "summed over the labels of each accumulation group and divided by their count (num_items_in_batch, all ranks)"
+		res = e.String()
 	}()
 	return res
 }

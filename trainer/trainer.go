@@ -129,18 +129,6 @@ func New(args Args, model auto.Model, tok *tokenizer.Tokenizer, train, eval *dat
 	spec := task.Spec{Kind: kind, NumLabels: cfg.NumLabels(), ProblemType: task.ProblemType(cfg.ProblemType),
 		Loss: args.Loss, LabelSmoothing: args.LabelSmoothingFactor,
 		LossConfig: loss.Config{ClassWeights: args.ClassWeights, PosWeight: args.PosWeight, Params: args.LossParams}}
-	if spec.ProblemType == "" && kind == task.SequenceClassification {
-		// The data says what the labels are: make the problem type explicit
-		// so that the explanation and the saved config say it.
-		switch train.Task {
-		case data.Regression:
-			spec.ProblemType = task.Regression
-		case data.MultiLabel:
-			spec.ProblemType = task.MultiLabel
-		case data.Classification:
-			spec.ProblemType = task.SingleLabel
-		}
-	}
 	if n := len(args.ClassWeights); n > 0 && spec.NumLabels > 0 && n != spec.NumLabels {
 		return nil, fmt.Errorf("class_weights: %d weights given, but the model has %d labels; give one weight per label in id order", n, spec.NumLabels)
 	}
