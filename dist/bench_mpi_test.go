@@ -1,6 +1,6 @@
 //go:build mpi
 
-package dist
+package dist_test
 
 import (
 	"fmt"

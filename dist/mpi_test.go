@@ -1,6 +1,6 @@
 //go:build mpi
 
-package dist
+package dist_test
 
 // The MPI tests re-run this test binary under mpirun. The parent (plain
 // go test) starts `mpirun -np N <test binary> -test.run=^TestMPIChild$` with
@@ -9,56 +9,23 @@ package dist
 // so mpirun exits non-zero and the parent fails with every rank's output.
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kiln-ml/kiln/dist"
+	"github.com/kiln-ml/kiln/dist/mpitest"
 )
 
 const childEnv = "KILN_DIST_CHILD" // collectives | abort | bench
 
-// loopbackEnv pins Open MPI to shared memory and loopback
-// (reference/distributed.md §8.1): no UCX, libfabric or PSM, TCP and the
-// mpirun <-> rank control channel only on lo, no CMA (needs ptrace rights).
-var loopbackEnv = []string{
-	"OMPI_ALLOW_RUN_AS_ROOT=1",
-	"OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
-	"OMPI_MCA_pml=ob1",
-	"OMPI_MCA_mtl=^ofi,psm,psm2",
-	"OMPI_MCA_osc=^ucx",
-	"OMPI_MCA_btl=self,vader",
-	"OMPI_MCA_btl_tcp_if_include=lo",
-	"OMPI_MCA_oob_tcp_if_include=lo",
-	"OMPI_MCA_btl_vader_single_copy_mechanism=none",
-}
+var child dist.Comm // this rank's communicator, in a child
 
-var child Comm // this rank's communicator, in a child
-
-func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "" || !Launched() {
-		os.Exit(m.Run())
-	}
-	c, err := Init()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "kiln-dist:", err)
-		os.Exit(2)
-	}
-	child = c
-	if code := m.Run(); code != 0 {
-		fmt.Fprintf(os.Stderr, "kiln-dist: rank %d failed, aborting the job\n", c.Rank())
-		c.Abort(code)
-	}
-	if err := c.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "kiln-dist:", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
-}
+func TestMain(m *testing.M) { mpitest.Main(m, childEnv, &child) }
 
 // mpirun runs np ranks of this test binary in mode and returns their
 // combined output and mpirun's error. It skips tb when mpirun is missing.
@@ -67,35 +34,7 @@ func mpirun(tb testing.TB, np int, mode string, env ...string) ([]byte, error) {
 	if child != nil {
 		tb.Skip("inside an MPI child")
 	}
-	path, err := exec.LookPath("mpirun")
-	if err != nil {
-		tb.Skip("mpirun not on PATH: apt-get install -y --no-install-recommends openmpi-bin libopenmpi-dev pkg-config")
-	}
-	// Open MPI's session directory and vader's shared-memory segments go to
-	// a private directory, so even a killed job leaves nothing in /tmp or
-	// /dev/shm. Kept short: PMIx puts a unix socket in it.
-	tmp, err := os.MkdirTemp("", "kd")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	args := []string{"--allow-run-as-root", "--oversubscribe", "-np", strconv.Itoa(np), "-x", childEnv}
-	for _, kv := range env {
-		args = append(args, "-x", kv[:strings.IndexByte(kv, '=')])
-	}
-	args = append(args, os.Args[0], "-test.run=^TestMPIChild$", "-test.v", "-test.count=1")
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = append(os.Environ(), loopbackEnv...)
-	cmd.Env = append(cmd.Env, childEnv+"="+mode, "TMPDIR="+tmp, "OMPI_MCA_btl_vader_backing_directory="+tmp)
-	cmd.Env = append(cmd.Env, env...)
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("mpirun -np %d timed out after 60 s: %w", np, err)
-	}
-	return out, err
+	return mpitest.Run(tb, np, "TestMPIChild", childEnv, mode, 60*time.Second, env...)
 }
 
 // TestMPICollectives checks every collective and the bucket helper at 2 and
@@ -235,9 +174,7 @@ func childAllReduceInt64(t *testing.T) {
 // childChunked shrinks the per-call element limit (2^31-1 in real use) so
 // the chunking path runs.
 func childChunked(t *testing.T) {
-	old := maxCount
-	maxCount = 7
-	defer func() { maxCount = old }()
+	defer dist.SetMaxCount(7)()
 	r, _, s := rankSums()
 	f := make([]float32, 100)
 	for i := range f {
@@ -325,7 +262,7 @@ func childBuckets(t *testing.T) {
 			tensors[j][i] = float32((r+1)*(j+1) + i%5)
 		}
 	}
-	if err := AllReduceBuckets(child, tensors, 1024); err != nil { // 256 float32s
+	if err := dist.AllReduceBuckets(child, tensors, 1024); err != nil { // 256 float32s
 		t.Fatal(err)
 	}
 	for j, tj := range tensors {

@@ -263,7 +263,7 @@ func loadOptimizer(dir string) (*optim.State, error) {
 func (t *Trainer) nonFiniteParam() string {
 	ps := t.Model.Params()
 	for _, name := range ps.Names() {
-		for _, v := range ps.Get(name).Float32s() {
+		for _, v := range ps.Get(name).F32() {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 				return name
 			}

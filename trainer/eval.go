@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -93,13 +94,16 @@ func (t *Trainer) evaluate(prefix string) (Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	var el task.EvalLoss
+	var lossSum float64 // summed label losses of this rank's batches
+	var items int64     // and their label count
+	var mbs []metrics.Batch
 	bs := t.Args.PerDeviceEvalBatchSize
 	n := len(f.Examples)
 	steps := (n + bs - 1) / bs
+	world, rank := t.worldSize(), t.Comm.Rank()
 	t.console.start(prefix, steps, 0)
 	labeled := true
-	for s := 0; s < steps; s++ {
+	for s := rank; s < steps; s += world {
 		idx := make([]int, 0, bs)
 		for i := s * bs; i < min(n, (s+1)*bs); i++ {
 			idx = append(idx, i)
@@ -122,19 +126,19 @@ func (t *Trainer) evaluate(prefix string) (Entry, error) {
 				labeled = false
 				return nil
 			}
-			items, err := countItems(t.Spec, in)
+			k, err := countItems(t.Spec, in)
 			if err != nil {
 				return err
 			}
 			var lv float64
-			if items > 0 {
+			if k > 0 {
 				var l *tensor.Tensor
 				tensor.NoGrad(func() {
 					if t.ComputeLoss != nil {
-						l, err = t.ComputeLoss(out, in, items)
+						l, err = t.ComputeLoss(out, in, k)
 					} else {
 						var res task.Result
-						res, err = task.Compute(t.Spec, lossInputs(out, in, items))
+						res, err = task.Compute(t.Spec, lossInputs(out, in, k))
 						l = res.Loss
 					}
 				})
@@ -142,16 +146,15 @@ func (t *Trainer) evaluate(prefix string) (Entry, error) {
 					return err
 				}
 				lv = l.Item()
+				lossSum += lv * float64(k)
+				items += k
 			}
-			el.Add(lv, items, len(idx))
 			if m != nil {
-				mb, err := t.metricBatch(f, out, in, lv, items)
+				mb, err := t.metricBatch(f, out, in, lv, k)
 				if err != nil {
 					return err
 				}
-				if err := m.Add(mb); err != nil {
-					return err
-				}
+				mbs = append(mbs, mb)
 			}
 			return nil
 		}()
@@ -161,11 +164,40 @@ func (t *Trainer) evaluate(prefix string) (Entry, error) {
 		}
 		t.console.update(s+1, math.NaN(), math.NaN())
 	}
+	if world > 1 {
+		// Every rank ends with the whole set's loss and metric inputs.
+		fs := []float64{lossSum}
+		is := []int64{items}
+		if err := t.Comm.AllReduceSumFloat64(fs); err != nil {
+			return nil, err
+		}
+		if err := t.Comm.AllReduceSumInt64(is); err != nil {
+			return nil, err
+		}
+		lossSum, items = fs[0], is[0]
+		if m != nil {
+			var err error
+			if mbs, err = t.gatherBatches(mbs); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if m != nil {
+		for _, mb := range mbs {
+			if err := m.Add(mb); err != nil {
+				return nil, fmt.Errorf("%s metrics: %w", prefix, err)
+			}
+		}
+	}
 	t.console.finish()
 	rt := time.Since(start).Seconds()
 	e := Entry{}
 	if labeled {
-		e[prefix+"_loss"] = el.TokenMean()
+		// The mean over every evaluated label, not a mean of batch means.
+		e[prefix+"_loss"] = math.NaN()
+		if items > 0 {
+			e[prefix+"_loss"] = lossSum / float64(items)
+		}
 		if m != nil {
 			for k, v := range m.Compute() {
 				e[prefix+"_"+k] = v
@@ -246,4 +278,37 @@ func toF64(v []float32) []float64 {
 		out[i] = float64(x)
 	}
 	return out
+}
+
+// gatherBatches gives every rank the metric batches of all ranks, in rank
+// order: each rank in turn broadcasts its batches as JSON.
+func (t *Trainer) gatherBatches(mine []metrics.Batch) ([]metrics.Batch, error) {
+	b, err := json.Marshal(mine)
+	if err != nil {
+		return nil, err
+	}
+	var all []metrics.Batch
+	for root := 0; root < t.worldSize(); root++ {
+		n := []int64{0}
+		if t.Comm.Rank() == root {
+			n[0] = int64(len(b))
+		}
+		// A sum all-reduce of one non-zero value broadcasts the length.
+		if err := t.Comm.AllReduceSumInt64(n); err != nil {
+			return nil, err
+		}
+		buf := make([]byte, n[0])
+		if t.Comm.Rank() == root {
+			copy(buf, b)
+		}
+		if err := t.Comm.BroadcastBytes(buf, root); err != nil {
+			return nil, err
+		}
+		var part []metrics.Batch
+		if err := json.Unmarshal(buf, &part); err != nil {
+			return nil, fmt.Errorf("gathering metrics from rank %d: %w", root, err)
+		}
+		all = append(all, part...)
+	}
+	return all, nil
 }

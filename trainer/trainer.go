@@ -281,6 +281,14 @@ func (t *Trainer) Train(ctx context.Context) (TrainResult, error) {
 		}
 		t.State.MaxSteps = maxSteps
 	}
+	if t.worldSize() > 1 {
+		// Every rank starts from rank 0's weights.
+		for _, p := range t.params {
+			if err := t.Comm.BroadcastFloat32(p.T.F32(), 0); err != nil {
+				return TrainResult{}, err
+			}
+		}
+	}
 	if err := t.openLog(); err != nil {
 		return TrainResult{}, err
 	}
@@ -378,7 +386,11 @@ func (t *Trainer) Train(ctx context.Context) (TrainResult, error) {
 				ctl.ShouldSave = ctl.ShouldSave || a.SaveStrategy != "no"
 				ctl.ShouldLog = ctl.ShouldLog || logSteps > 0
 			}
-			if err := ctx.Err(); err != nil {
+			stop, err := t.agree(ctx.Err() != nil)
+			if err != nil {
+				return TrainResult{}, err
+			}
+			if stop {
 				interrupted = true
 				ctl.ShouldSave, ctl.ShouldTrainingStop = true, true
 			}
@@ -491,6 +503,22 @@ func (t *Trainer) trainStep(group [][]int, epoch int) (float64, error) {
 	return total, nil
 }
 
+// agree returns whether any rank says yes (a signal reached one rank
+// first): all ranks then stop at the same step.
+func (t *Trainer) agree(yes bool) (bool, error) {
+	if t.worldSize() == 1 {
+		return yes, nil
+	}
+	v := []int64{0}
+	if yes {
+		v[0] = 1
+	}
+	if err := t.Comm.AllReduceSumInt64(v); err != nil {
+		return false, err
+	}
+	return v[0] > 0, nil
+}
+
 // loss runs the model on one micro-batch and computes its loss normalised by
 // numItems (0: the batch mean).
 func (t *Trainer) loss(in auto.Batch, numItems int64) (*tensor.Tensor, error) {
@@ -521,7 +549,7 @@ func (t *Trainer) clipAndReduceNorm() (float64, error) {
 				// all-reduce, with zeros.
 				p.T.SetGrad(tensor.Zeros(tensor.Float32, p.T.Shape()...))
 			}
-			bufs[i] = p.T.Grad().Float32s()
+			bufs[i] = p.T.Grad().F32()
 		}
 		if err := dist.AllReduceBuckets(t.Comm, bufs, dist.DefaultBucketBytes); err != nil {
 			return 0, err

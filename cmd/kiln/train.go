@@ -285,6 +285,12 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	res, err := tr.Train(ctx)
 	if err != nil {
+		if comm.Size() > 1 && !errors.Is(err, trainer.ErrInterrupted) {
+			// One rank failing stops every rank: the others would wait in
+			// the next collective forever.
+			fmt.Fprintf(stderr, "kiln train: rank %d: %v\nkiln train: aborting all %d ranks\n", comm.Rank(), err, comm.Size())
+			comm.Abort(1)
+		}
 		return err
 	}
 	if comm.Rank() != 0 {
