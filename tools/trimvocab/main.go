@@ -18,9 +18,13 @@
 // merges.txt those merges in their original rank order.
 //
 // With -min-count 1 (the default) both trimmed tokenizers give every corpus
-// text exactly the tokens the full ones give (trim_test.go checks it). Each
-// output directory also gets tokenizer_config.json and
-// special_tokens_map.json as transformers' save_pretrained writes them.
+// text exactly the tokens the full ones give: trim_test.go checks it with
+// kiln's tokenizer, and hfcheck.js with Hugging Face's own Rust library (run
+// by hand; see its header). Each output directory also gets
+// tokenizer_config.json and special_tokens_map.json as transformers'
+// save_pretrained writes them. kiln's tokenizer package has no tokenizer.json
+// writer, so none is written: kiln loads vocab.txt / vocab.json + merges.txt,
+// and transformers builds its fast tokenizer from them.
 //
 // Flags:
 //
