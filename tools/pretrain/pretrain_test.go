@@ -1,0 +1,390 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kiln-ml/kiln/models/bert"
+	"github.com/kiln-ml/kiln/models/gpt2"
+	"github.com/kiln-ml/kiln/nn"
+	"github.com/kiln-ml/kiln/safetensors"
+	"github.com/kiln-ml/kiln/tensor"
+	"github.com/kiln-ml/kiln/tokenizer"
+	"github.com/kiln-ml/kiln/trainer"
+)
+
+const root = "../.."
+
+func rootSources() []string {
+	var out []string
+	for _, s := range lmSources {
+		out = append(out, filepath.Join(root, s))
+	}
+	return out
+}
+
+func TestCorpusSplit(t *testing.T) {
+	train, valid, err := buildCorpus(rootSources(), 0.02, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sizes per source: round(2%) held out, nothing lost or duplicated.
+	want := map[string][2]int{"moby_dick": {176, 4}, "austen": {527, 11}, "sotu_paragraphs": {1142, 23}}
+	got := map[string][2]int{}
+	seen := map[string]bool{}
+	for i, part := range [][]corpusRow{train, valid} {
+		for _, r := range part {
+			c := got[r.Source]
+			c[i]++
+			got[r.Source] = c
+			if !strings.HasSuffix(r.Text, paragraphEnd) || strings.HasSuffix(r.Text, " "+paragraphEnd) {
+				t.Fatalf("text does not end with one paragraph break: %q", r.Text[max(0, len(r.Text)-20):])
+			}
+			if seen[r.Text] {
+				t.Errorf("%s paragraph twice: %.60q", r.Source, r.Text)
+			}
+			seen[r.Text] = true
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("rows per source (train, validation) %v, want %v", got, want)
+	}
+	// Deterministic, and another seed gives another split.
+	t2, v2, _ := buildCorpus(rootSources(), 0.02, 42)
+	if !reflect.DeepEqual(train, t2) || !reflect.DeepEqual(valid, v2) {
+		t.Error("same seed, different corpus")
+	}
+	if _, v3, _ := buildCorpus(rootSources(), 0.02, 7); reflect.DeepEqual(valid, v3) {
+		t.Error("seed ignored")
+	}
+	// The command writes readable JSONL.
+	dir := t.TempDir()
+	args := []string{"corpus", "-out", dir}
+	for _, s := range rootSources() {
+		args = append(args, "-input", s)
+	}
+	var out bytes.Buffer
+	if err := run(args, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	rows := readJSONL(t, filepath.Join(dir, "validation.jsonl"))
+	if !reflect.DeepEqual(rows, valid) {
+		t.Error("validation.jsonl differs from buildCorpus")
+	}
+	t.Log(out.String())
+}
+
+func readJSONL(t *testing.T, path string) []corpusRow {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows []corpusRow
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var r corpusRow
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// TestCorpusTokenizesAsFull encodes the whole corpus, as the trainer will
+// see it, with the trimmed and the full tokenizers.
+func TestCorpusTokenizesAsFull(t *testing.T) {
+	train, valid, err := buildCorpus(rootSources(), 0.02, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ trimmed, full string }{
+		{"bert", filepath.Join(root, "tokenizer/testdata/bert-base-uncased-vocab")},
+		{"gpt2", filepath.Join(root, "tokenizer/testdata/gpt2")},
+	} {
+		trimmed, err := tokenizer.Load(c.trimmed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full, err := tokenizer.Load(c.full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, part := range map[string][]corpusRow{"train": train, "validation": valid} {
+			n := 0
+			for _, r := range part {
+				a, err := full.Encode(r.Text, tokenizer.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := trimmed.Encode(r.Text, tokenizer.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(a.Tokens, b.Tokens) {
+					t.Fatalf("%s: %.80q: full %q, trimmed %q", c.trimmed, r.Text, a.Tokens, b.Tokens)
+				}
+				n += b.Len()
+			}
+			t.Logf("%s %s: %d tokens, %d blocks of 128", c.trimmed, name, n, n/128)
+		}
+	}
+}
+
+// uniqueParams counts parameters, a tied tensor once.
+func uniqueParams(p *nn.Params) int {
+	seen := map[*tensor.Tensor]bool{}
+	n := 0
+	for _, name := range p.Names() {
+		if t := p.Get(name); !seen[t] {
+			seen[t] = true
+			n += t.NumElems()
+		}
+	}
+	return n
+}
+
+// maxF16Bytes bounds each model's float16 weights (the brief: about 5 MB).
+const maxF16Bytes = 5_200_000
+
+func modelMaxLength(t *testing.T, dir string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		ModelMaxLength int `json:"model_max_length"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.ModelMaxLength
+}
+
+// canonical checks that dir/config.json is what kiln's WriteConfig writes
+// for it, so that a trained model's config differs only where training
+// changed something.
+func canonical(t *testing.T, dir string, write func(string) error) {
+	t.Helper()
+	tmp := t.TempDir()
+	if err := write(tmp); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	b, _ := os.ReadFile(filepath.Join(tmp, "config.json"))
+	if !bytes.Equal(a, b) {
+		t.Errorf("%s/config.json is not in kiln's canonical form:\n%s", dir, b)
+	}
+}
+
+func TestBertConfig(t *testing.T) {
+	c, err := bert.ReadConfig("bert")
+	if err != nil {
+		t.Fatal(err)
+	}
+	canonical(t, "bert", func(d string) error { return bert.WriteConfig(d, c) })
+	tok, err := tokenizer.Load("bert")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad, _ := tok.TokenToID("[PAD]")
+	switch {
+	case c.VocabSize != tok.VocabSize():
+		t.Errorf("vocab_size %d, tokenizer %d", c.VocabSize, tok.VocabSize())
+	case c.PadTokenID != pad || tok.PadID() != pad:
+		t.Errorf("pad_token_id %d, [PAD] %d, tokenizer pads with %d", c.PadTokenID, pad, tok.PadID())
+	case c.MaxPositionEmbeddings != modelMaxLength(t, "bert"):
+		t.Errorf("max_position_embeddings %d, model_max_length %d", c.MaxPositionEmbeddings, modelMaxLength(t, "bert"))
+	case !slices.Equal(c.Architectures, []string{"BertForMaskedLM"}):
+		t.Errorf("architectures %q", c.Architectures)
+	}
+	m, err := bert.NewForMaskedLM(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := uniqueParams(m.Params())
+	t.Logf("kiln-bert-mini: %d parameters, %d bytes in float16", n, 2*n)
+	if 2*n > maxF16Bytes {
+		t.Errorf("%d parameters: %d bytes in float16, more than %d", n, 2*n, maxF16Bytes)
+	}
+}
+
+func TestGPT2Config(t *testing.T) {
+	c, err := gpt2.ReadConfig("gpt2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	canonical(t, "gpt2", func(d string) error { return gpt2.WriteConfig(d, c) })
+	tok, err := tokenizer.Load("gpt2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eot, _ := tok.TokenToID(endOfText)
+	switch {
+	case c.VocabSize != tok.VocabSize():
+		t.Errorf("vocab_size %d, tokenizer %d", c.VocabSize, tok.VocabSize())
+	case c.BOSTokenID == nil || *c.BOSTokenID != eot || c.EOSTokenID == nil || *c.EOSTokenID != eot:
+		t.Errorf("bos/eos %v %v, %s is %d", c.BOSTokenID, c.EOSTokenID, endOfText, eot)
+	case c.NPositions != modelMaxLength(t, "gpt2"):
+		t.Errorf("n_positions %d, model_max_length %d", c.NPositions, modelMaxLength(t, "gpt2"))
+	case !slices.Equal(c.Architectures, []string{"GPT2LMHeadModel"}):
+		t.Errorf("architectures %q", c.Architectures)
+	}
+	m, err := gpt2.NewLMHeadModel(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := uniqueParams(m.Params())
+	t.Logf("kiln-gpt2-mini: %d parameters, %d bytes in float16", n, 2*n)
+	if 2*n > maxF16Bytes {
+		t.Errorf("%d parameters: %d bytes in float16, more than %d", n, 2*n, maxF16Bytes)
+	}
+}
+
+const endOfText = "<|endoftext|>"
+
+// TestTrainYAML checks that the training configs use only keys the
+// trainer knows (trainer.Args's yaml names) and set the recipe's values.
+func TestTrainYAML(t *testing.T) {
+	known := map[string]bool{}
+	ty := reflect.TypeOf(trainer.Args{})
+	for i := range ty.NumField() {
+		known[strings.Split(ty.Field(i).Tag.Get("yaml"), ",")[0]] = true
+	}
+	for _, model := range []string{"bert", "gpt2"} {
+		b, err := os.ReadFile(filepath.Join(model, "train.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for i, line := range strings.Split(string(b), "\n") {
+			line, _, _ = strings.Cut(line, "#")
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(line, ":")
+			if !ok || strings.HasPrefix(k, " ") {
+				t.Errorf("%s/train.yaml:%d: not a top-level key: %q", model, i+1, line)
+				continue
+			}
+			if !known[k] {
+				t.Errorf("%s/train.yaml:%d: %q is not a trainer.Args key", model, i+1, k)
+			}
+			got[k] = strings.TrimSpace(v)
+		}
+		for k, v := range map[string]string{
+			"output_dir": "runs/kiln-" + model + "-mini", "per_device_train_batch_size": "32",
+			"warmup_ratio": "0.05", "weight_decay": "0.01", "lr_scheduler_type": "linear",
+			"logging_steps": "50", "eval_strategy": "steps", "eval_steps": "500",
+			"save_strategy": "steps", "save_steps": "500", "save_total_limit": "2", "seed": "42",
+		} {
+			if got[k] != v {
+				t.Errorf("%s/train.yaml: %s = %q, want %q", model, k, got[k], v)
+			}
+		}
+		if got["max_steps"] == "" || got["learning_rate"] == "" {
+			t.Errorf("%s/train.yaml: max_steps and learning_rate must be set", model)
+		}
+	}
+}
+
+// TestExport packages a random-init model the way a trained one will be.
+func TestExport(t *testing.T) {
+	corpus := t.TempDir()
+	args := []string{"corpus", "-out", corpus}
+	for _, s := range rootSources() {
+		args = append(args, "-input", s)
+	}
+	var out bytes.Buffer
+	if err := run(args, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, model := range []string{"bert", "gpt2"} {
+		t.Run(model, func(t *testing.T) {
+			runDir, zooDir := t.TempDir(), filepath.Join(t.TempDir(), "kiln-"+model+"-mini")
+			var err error
+			if model == "bert" {
+				c, _ := bert.ReadConfig(model)
+				var m *bert.ForMaskedLM
+				if m, err = bert.NewForMaskedLM(c, 3); err == nil {
+					err = m.Save(runDir)
+				}
+			} else {
+				c, _ := gpt2.ReadConfig(model)
+				var m *gpt2.LMHeadModel
+				if m, err = gpt2.NewLMHeadModel(c, 3); err == nil {
+					err = m.Save(runDir)
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err = run([]string{"export", "-from", runDir, "-model", model, "-to", zooDir,
+				"-validation", filepath.Join(corpus, "validation.jsonl")}, &out, &out)
+			t.Log(out.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := safetensors.Open(filepath.Join(zooDir, "model.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			for _, n := range f.Names() {
+				if info, _ := f.Info(n); info.DType != safetensors.F16 {
+					t.Errorf("%s stored as %s", n, info.DType)
+				}
+			}
+			st, _ := os.Stat(filepath.Join(zooDir, "model.safetensors"))
+			if st.Size() > maxF16Bytes+100_000 {
+				t.Errorf("model.safetensors is %d bytes", st.Size())
+			}
+			files, _ := os.ReadDir(model)
+			for _, e := range files {
+				if slices.Contains(tokenizerFiles, e.Name()) {
+					a, _ := os.ReadFile(filepath.Join(model, e.Name()))
+					b, _ := os.ReadFile(filepath.Join(zooDir, e.Name()))
+					if !bytes.Equal(a, b) {
+						t.Errorf("%s not copied", e.Name())
+					}
+				}
+			}
+			cfg, _ := os.ReadFile(filepath.Join(zooDir, "config.json"))
+			if !bytes.Contains(cfg, []byte(`"torch_dtype": "float16"`)) {
+				t.Errorf("config.json:\n%s", cfg)
+			}
+			if !strings.Contains(out.String(), "eval on ") {
+				t.Error("no loss check")
+			}
+		})
+	}
+}
+
+func TestExportRejectsAnotherConfig(t *testing.T) {
+	runDir := t.TempDir()
+	c, _ := bert.ReadConfig("bert")
+	c.NumHiddenLayers = 1
+	m, err := bert.NewForMaskedLM(c, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(runDir); err != nil {
+		t.Fatal(err)
+	}
+	err = run([]string{"export", "-from", runDir, "-model", "bert", "-to", t.TempDir()}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "num_hidden_layers") {
+		t.Errorf("err = %v", err)
+	}
+}
