@@ -228,6 +228,30 @@ func answers(row Row, field string) (text string, start int, ok bool, err error)
 	return t, int(s), true, nil
 }
 
+// answerTexts returns every answer text of a row (already validated by
+// answers).
+func answerTexts(row Row, field string) []string {
+	var out []string
+	switch x := row.Fields[field].(type) {
+	case map[string]any:
+		ts, _ := x["text"].([]any)
+		for _, t := range ts {
+			if s, ok := t.(string); ok {
+				out = append(out, s)
+			}
+		}
+	case []any:
+		for _, a := range x {
+			if m, ok := a.(map[string]any); ok {
+				if s, ok := m["text"].(string); ok {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // qa follows run_qa.py's prepare_train_features: the question and context
 // are encoded as a pair with only the context truncated, each doc-stride
 // window becomes an example, and the answer's character span is turned into
@@ -261,6 +285,10 @@ func (p *preprocessor) qa(row Row) error {
 		return row.Errorf(c.AnswersField, ansText, "answer_start %d points at %q in the context", startChar, found)
 	}
 	id, _ := row.Str(c.IDField)
+	if p.out.Questions == nil {
+		p.out.Questions = map[string]Question{}
+	}
+	p.out.Questions[id] = Question{Context: ctx, Answers: answerTexts(row, c.AnswersField)}
 	// run_qa.py strips the question's left white space, which can otherwise
 	// use up many tokens.
 	question = strings.TrimLeftFunc(question, unicode.IsSpace)

@@ -109,6 +109,17 @@ type Features struct {
 	Examples []Example
 	Labels   *LabelSet // the label set used, when the task has named labels
 	Skipped  Skipped   // rows skipped because Config.SkipBad was set
+	// Questions holds, for QuestionAnswering, each question's context and
+	// gold answer texts by ID: what turns predicted token spans back into
+	// text and scores them (SQuAD exact match and F1).
+	Questions map[string]Question
+}
+
+// Question is one QA question's context and its gold answers (none for an
+// unanswerable SQuAD v2 question).
+type Question struct {
+	Context string
+	Answers []string
 }
 
 // Config describes how to turn rows into Examples. Field names default to

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/kiln-ml/kiln/data"
@@ -76,9 +77,12 @@ func (t *Trainer) newMetrics(f *data.Features) (metrics.Metric, error) {
 		}
 	}
 	if f.Task == data.QuestionAnswering {
-		// SQuAD scores need the answer texts, which the trainer does not
-		// have from features alone; see the package documentation.
-		return nil, nil
+		if f.Questions == nil {
+			return nil, nil // features built without the data package's QA recipe
+		}
+		for _, q := range f.Questions {
+			o.SQuADv2 = o.SQuADv2 || len(q.Answers) == 0
+		}
 	}
 	return metrics.ForTask(metricTask(f.Task), o)
 }
@@ -97,6 +101,7 @@ func (t *Trainer) evaluate(prefix string) (Entry, error) {
 	var lossSum float64 // summed label losses of this rank's batches
 	var items int64     // and their label count
 	var mbs []metrics.Batch
+	qa := qaSpans{}
 	bs := t.Args.PerDeviceEvalBatchSize
 	n := len(f.Examples)
 	steps := (n + bs - 1) / bs
@@ -149,7 +154,9 @@ func (t *Trainer) evaluate(prefix string) (Entry, error) {
 				lossSum += lv * float64(k)
 				items += k
 			}
-			if m != nil {
+			if m != nil && f.Task == data.QuestionAnswering {
+				qa.add(f, idx, out)
+			} else if m != nil {
 				mb, err := t.metricBatch(f, out, in, lv, k)
 				if err != nil {
 					return err
@@ -177,10 +184,23 @@ func (t *Trainer) evaluate(prefix string) (Entry, error) {
 		lossSum, items = fs[0], is[0]
 		if m != nil {
 			var err error
-			if mbs, err = t.gatherBatches(mbs); err != nil {
+			if mbs, err = gatherJSON(t, mbs); err != nil {
 				return nil, err
 			}
+			if f.Task == data.QuestionAnswering {
+				all, err := gatherJSON(t, qa.list())
+				if err != nil {
+					return nil, err
+				}
+				qa = qaSpans{}
+				for _, p := range all {
+					qa.keep(p)
+				}
+			}
 		}
+	}
+	if m != nil && f.Task == data.QuestionAnswering {
+		mbs = append(mbs, qa.batch(f))
 	}
 	if m != nil {
 		for _, mb := range mbs {
@@ -280,14 +300,14 @@ func toF64(v []float32) []float64 {
 	return out
 }
 
-// gatherBatches gives every rank the metric batches of all ranks, in rank
-// order: each rank in turn broadcasts its batches as JSON.
-func (t *Trainer) gatherBatches(mine []metrics.Batch) ([]metrics.Batch, error) {
+// gatherJSON gives every rank the values of all ranks, in rank order: each
+// rank in turn broadcasts its values as JSON.
+func gatherJSON[T any](t *Trainer, mine []T) ([]T, error) {
 	b, err := json.Marshal(mine)
 	if err != nil {
 		return nil, err
 	}
-	var all []metrics.Batch
+	var all []T
 	for root := 0; root < t.worldSize(); root++ {
 		n := []int64{0}
 		if t.Comm.Rank() == root {
@@ -304,11 +324,107 @@ func (t *Trainer) gatherBatches(mine []metrics.Batch) ([]metrics.Batch, error) {
 		if err := t.Comm.BroadcastBytes(buf, root); err != nil {
 			return nil, err
 		}
-		var part []metrics.Batch
+		var part []T
 		if err := json.Unmarshal(buf, &part); err != nil {
-			return nil, fmt.Errorf("gathering metrics from rank %d: %w", root, err)
+			return nil, fmt.Errorf("gathering evaluation results from rank %d: %w", root, err)
 		}
 		all = append(all, part...)
 	}
 	return all, nil
+}
+
+// maxAnswerTokens is run_qa.py's max_answer_length.
+const maxAnswerTokens = 30
+
+// qaPred is the best answer found so far for one question: the best span's
+// score and text, and the no-answer score (start and end at CLS).
+type qaPred struct {
+	ID      string  `json:"id"`
+	Score   float64 `json:"score"`
+	Text    string  `json:"text"`
+	HasSpan bool    `json:"has_span"`
+	Null    float64 `json:"null"`
+	HasNull bool    `json:"has_null"`
+}
+
+// qaSpans is run_qa.py's postprocess_qa_predictions, streaming: each window
+// proposes its best context span (start <= end, at most 30 tokens), and a
+// question keeps the best over its windows; SQuAD v2 answers "" when the
+// lowest CLS score beats the best span.
+type qaSpans map[string]*qaPred
+
+func (q qaSpans) keep(p qaPred) {
+	cur := q[p.ID]
+	if cur == nil {
+		c := p
+		q[p.ID] = &c
+		return
+	}
+	if p.HasSpan && (!cur.HasSpan || p.Score > cur.Score) {
+		cur.Score, cur.Text, cur.HasSpan = p.Score, p.Text, true
+	}
+	if p.HasNull && (!cur.HasNull || p.Null < cur.Null) {
+		cur.Null, cur.HasNull = p.Null, true
+	}
+}
+
+// add folds one batch of windows (examples idx of f) into q.
+func (q qaSpans) add(f *data.Features, idx []int, out auto.Output) {
+	T := out.StartLogits.Dim(1)
+	st, en := out.StartLogits.Float32s(), out.EndLogits.Float32s()
+	for r, k := range idx {
+		ex := &f.Examples[k]
+		s, e := st[r*T:(r+1)*T], en[r*T:(r+1)*T]
+		p := qaPred{ID: ex.ID, Null: float64(s[0] + e[0]), HasNull: true}
+		ctx := []rune(f.Questions[ex.ID].Context)
+		n := min(len(ex.Offsets), T)
+		for i := 0; i < n; i++ {
+			if ex.Offsets[i].Start < 0 {
+				continue
+			}
+			for j := i; j < min(n, i+maxAnswerTokens); j++ {
+				if ex.Offsets[j].Start < 0 {
+					break
+				}
+				if sc := float64(s[i] + e[j]); !p.HasSpan || sc > p.Score {
+					span, ok := ex.AnswerSpan(i, j)
+					if ok && span.End <= len(ctx) {
+						p.Score, p.Text, p.HasSpan = sc, string(ctx[span.Start:span.End]), true
+					}
+				}
+			}
+		}
+		q.keep(p)
+	}
+}
+
+func (q qaSpans) list() []qaPred {
+	out := make([]qaPred, 0, len(q))
+	for _, p := range q {
+		out = append(out, *p)
+	}
+	return out
+}
+
+// batch is the metrics batch of every question of f, in ID order.
+func (q qaSpans) batch(f *data.Features) metrics.Batch {
+	ids := make([]string, 0, len(f.Questions))
+	for id := range f.Questions {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	v2 := false
+	for _, qu := range f.Questions {
+		v2 = v2 || len(qu.Answers) == 0
+	}
+	var mb metrics.Batch
+	for _, id := range ids {
+		text := ""
+		if p := q[id]; p != nil && p.HasSpan && !(v2 && p.HasNull && p.Null > p.Score) {
+			text = p.Text
+		}
+		mb.PredTexts = append(mb.PredTexts, text)
+		mb.GoldTexts = append(mb.GoldTexts, f.Questions[id].Answers)
+	}
+	return mb
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/kiln-ml/kiln/models/bert"
 	"github.com/kiln-ml/kiln/task"
 	"github.com/kiln-ml/kiln/tensor"
+	"github.com/kiln-ml/kiln/tokenizer"
 )
 
 // tinyBert is a 2-layer BERT small enough to train in milliseconds.
@@ -451,5 +452,38 @@ func TestEvalLossIsTokenWeighted(t *testing.T) {
 		if math.Abs(v-got[0]) > 1e-6*got[0] {
 			t.Fatalf("eval_loss depends on the batch size: %v", got)
 		}
+	}
+}
+
+// The QA post-processing picks the best span over a question's windows and
+// answers "" (SQuAD v2) when the CLS score beats every span.
+func TestQASpans(t *testing.T) {
+	off := func(spans ...[2]int) []tokenizer.Offset {
+		out := []tokenizer.Offset{{Start: -1, End: -1}} // CLS
+		for _, s := range spans {
+			out = append(out, tokenizer.Offset{Start: s[0], End: s[1]})
+		}
+		return append(out, tokenizer.Offset{Start: -1, End: -1}) // SEP
+	}
+	// Context "red fox jumps": tokens red(0,3) fox(4,7) jumps(8,13).
+	f := &data.Features{Task: data.QuestionAnswering, Questions: map[string]data.Question{
+		"a": {Context: "red fox jumps", Answers: []string{"fox"}},
+		"b": {Context: "red fox jumps", Answers: nil},
+	}}
+	f.Examples = []data.Example{
+		{ID: "a", Offsets: off([2]int{0, 3}, [2]int{4, 7})},  // window 1: red fox
+		{ID: "a", Offsets: off([2]int{4, 7}, [2]int{8, 13})}, // window 2: fox jumps
+		{ID: "b", Offsets: off([2]int{0, 3}, [2]int{4, 7})},
+	}
+	// Logits [3 windows, 4 tokens]: window 2 scores "fox jumps" highest
+	// overall (start at fox 2 + end at jumps 3 = 5 beats window 1's 4).
+	start := []float32{0, 1, 2, -9, 0, 2, 0, -9, 9, 1, 1, -9}
+	end := []float32{0, 0, 2, -9, 0, 1, 3, -9, 9, 1, 1, -9}
+	out := auto.Output{StartLogits: tensor.FromFloat32(start, 3, 4), EndLogits: tensor.FromFloat32(end, 3, 4)}
+	q := qaSpans{}
+	q.add(f, []int{0, 1, 2}, out)
+	mb := q.batch(f)
+	if got := strings.Join(mb.PredTexts, "|"); got != "fox jumps|" {
+		t.Fatalf("predictions %q, want \"fox jumps|\" (b unanswerable: CLS 18 beats its spans)", got)
 	}
 }

@@ -31,6 +31,7 @@ import (
 )
 
 const usage = `usage:
+  go run ./tools/pretrain fulltext -moby DIR -sotu DIR -austen CSV -out FILE.jsonl
   go run ./tools/pretrain corpus -out DIR [-input PATH[:FIELD] ...] [-validation 0.02] [-seed 42]
   go run ./tools/pretrain export -from RUN_DIR -model CONFIG_DIR -to ZOO_DIR [-validation FILE]`
 
@@ -51,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runCorpus(args[1:], stdout)
 	case "export":
 		return runExport(args[1:], stdout)
+	case "fulltext":
+		return runFulltext(args[1:], stdout)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
