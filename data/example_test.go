@@ -15,7 +15,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	train, err := data.ReadFile("testdata/fine_foods_train.csv", data.Options{
+	train, err := data.ReadFile("../datasets/fine_foods_train.csv", data.Options{
 		Rename:   map[string]string{"review": "text", "score": "label"},
 		Text:     []string{"text"},
 		Required: []string{"label"},

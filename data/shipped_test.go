@@ -18,7 +18,7 @@ import (
 func TestFineFoods(t *testing.T) {
 	tok := bert(t)
 	opts := Options{Rename: map[string]string{"review": "text", "score": "label"}, Columns: []string{"text", "label"}, Text: []string{"text"}, Required: []string{"label"}}
-	s, err := ReadSplits(SplitFiles{Train: "testdata/fine_foods_train.csv", Test: "testdata/fine_foods_test.csv"}, opts)
+	s, err := ReadSplits(SplitFiles{Train: "../datasets/fine_foods_train.csv", Test: "../datasets/fine_foods_test.csv"}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestFineFoods(t *testing.T) {
 // TestSyntheticSets preprocesses the generated NER, QA and multi-label sets.
 func TestSyntheticSets(t *testing.T) {
 	tok := bert(t)
-	ner, err := ReadFile("testdata/ner_train.jsonl", Options{})
+	ner, err := ReadFile("../datasets/ner_train.jsonl", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestSyntheticSets(t *testing.T) {
 		}
 	}
 
-	for _, p := range []string{"testdata/qa_train.json", "testdata/qa_validation.json"} {
+	for _, p := range []string{"../datasets/qa_train.json", "../datasets/qa_validation.json"} {
 		qa, err := ReadSQuAD(p)
 		if err != nil {
 			t.Fatal(err)
@@ -120,7 +120,7 @@ func TestSyntheticSets(t *testing.T) {
 		}
 	}
 
-	ml, err := ReadFile("testdata/multilabel_train.jsonl", Options{Text: []string{"text"}})
+	ml, err := ReadFile("../datasets/multilabel_train.jsonl", Options{Text: []string{"text"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestMobyDickLM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := ReadFile("testdata/moby_dick.jsonl", Options{Text: []string{"text"}})
+	d, err := ReadFile("../datasets/moby_dick.jsonl", Options{Text: []string{"text"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestMobyDickLM(t *testing.T) {
 // the row count, that the file is valid UTF-8 and that no text is blank.
 func readShipped(t *testing.T, name string, rows int, required ...string) *Dataset {
 	t.Helper()
-	path := "testdata/" + name
+	path := "../datasets/" + name
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

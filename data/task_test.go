@@ -391,7 +391,7 @@ func TestPretokenizedPassThrough(t *testing.T) {
 
 // TestShippedFiles reads every shipped data file end to end with no bad rows.
 func TestShippedFiles(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.*")
+	files, _ := filepath.Glob("../datasets/*.*")
 	n := 0
 	for _, p := range files {
 		switch filepath.Ext(p) {
@@ -415,7 +415,7 @@ func TestShippedFiles(t *testing.T) {
 		}
 		n++
 	}
-	if _, err := os.Stat("testdata/NOTICE.md"); err != nil {
+	if _, err := os.Stat("../datasets/NOTICE.md"); err != nil {
 		t.Error(err)
 	}
 	t.Logf("%d shipped files read", n)

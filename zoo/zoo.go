@@ -6,7 +6,7 @@
 //	kiln-gpt2-mini  GPT2LMHeadModel, 3 layers x 128, byte-level BPE (GPT-2 trimmed to 15 074 tokens)
 //
 // Both were pretrained by kiln's own trainer on the public-domain texts in
-// data/testdata (tools/pretrain/README.md is the recipe; NOTICE.md the
+// datasets (tools/pretrain/README.md is the recipe; NOTICE.md the
 // provenance). Use a model by extracting it to a directory, then load that
 // directory like any Hugging Face one:
 //

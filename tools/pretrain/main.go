@@ -6,7 +6,7 @@
 //	go run ./tools/pretrain corpus -out DIR
 //
 // writes DIR/train.jsonl and DIR/validation.jsonl: every paragraph of the
-// public-domain LM corpora in data/testdata (Moby-Dick, Austen, State of the
+// public-domain LM corpora in datasets (Moby-Dick, Austen, State of the
 // Union passages), one {"text", "source"} row each, split 98/2 at random per
 // source with a fixed seed (each part keeps file order). Each text ends with
 // "\n\n", the paragraph break GPT-2 learns from; BERT's tokenizer drops it.

@@ -23,15 +23,15 @@ func (s source) String() string { return s.path + ":" + s.field }
 
 // lmSources are the public-domain LM corpora kiln pretrains on.
 var lmSources = []string{
-	"data/testdata/moby_dick.jsonl",
-	"data/testdata/austen.jsonl",
-	"data/testdata/sotu_paragraphs.jsonl",
+	"datasets/moby_dick.jsonl",
+	"datasets/austen.jsonl",
+	"datasets/sotu_paragraphs.jsonl",
 }
 
 // bertSources is the corpus the WordPiece vocabulary is trimmed to: the LM
 // corpora and the review text of the fine-food training split, the first
 // fine-tuning target (the test split is left out).
-var bertSources = append(append([]string(nil), lmSources...), "data/testdata/fine_foods_train.csv:review")
+var bertSources = append(append([]string(nil), lmSources...), "datasets/fine_foods_train.csv:review")
 
 // gpt2Sources is the corpus the BPE is trimmed to: the LM corpora only,
 // which keeps the GPT-2 model within its size budget. Byte-level BPE has no
