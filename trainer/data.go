@@ -61,13 +61,8 @@ type DataSpec struct {
 
 // LoadData reads and preprocesses one split.
 func LoadData(spec DataSpec, tok *tokenizer.Tokenizer) (*data.Features, error) {
-	if tok == nil {
-		return nil, fmt.Errorf("%s: no tokenizer", spec.File)
-	}
-	cfg := spec.Config
-	cfg.Task, cfg.Tokenizer = spec.Task.Data, tok
 	var rows []data.Row
-	if cfg.Task == data.QuestionAnswering && strings.HasSuffix(strings.ToLower(spec.File), ".json") {
+	if spec.Task.Data == data.QuestionAnswering && strings.HasSuffix(strings.ToLower(spec.File), ".json") {
 		ds, err := data.ReadSQuAD(spec.File)
 		if err != nil {
 			return nil, err
@@ -81,6 +76,17 @@ func LoadData(spec DataSpec, tok *tokenizer.Tokenizer) (*data.Features, error) {
 		}
 		rows = ds.Rows
 	}
+	return PrepareData(spec, rows, tok)
+}
+
+// PrepareData preprocesses rows already read (spec.File names them in
+// errors): labels are inferred from the rows when spec.Config.Labels is nil.
+func PrepareData(spec DataSpec, rows []data.Row, tok *tokenizer.Tokenizer) (*data.Features, error) {
+	if tok == nil {
+		return nil, fmt.Errorf("%s: no tokenizer", spec.File)
+	}
+	cfg := spec.Config
+	cfg.Task, cfg.Tokenizer = spec.Task.Data, tok
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("%s: no rows", spec.File)
 	}

@@ -120,10 +120,9 @@ func (t *Trainer) evaluate(prefix string) (Entry, error) {
 		ar := tensor.BeginArena()
 		err = func() error {
 			var out auto.Output
+			var fit auto.Batch // in, with labels that match out
 			var ferr error
-			noLabels := in
-			noLabels.Labels, noLabels.StartPositions, noLabels.EndPositions = nil, nil, nil
-			tensor.NoGrad(func() { out, ferr = t.Model.Forward(noLabels) })
+			tensor.NoGrad(func() { out, fit, ferr = t.forward(in) })
 			if ferr != nil {
 				return ferr
 			}
@@ -140,10 +139,10 @@ func (t *Trainer) evaluate(prefix string) (Entry, error) {
 				var l *tensor.Tensor
 				tensor.NoGrad(func() {
 					if t.ComputeLoss != nil {
-						l, err = t.ComputeLoss(out, in, k)
+						l, err = t.ComputeLoss(out, fit, k)
 					} else {
 						var res task.Result
-						res, err = task.Compute(t.Spec, lossInputs(out, in, k))
+						res, err = task.Compute(t.Spec, lossInputs(out, fit, k))
 						l = res.Loss
 					}
 				})

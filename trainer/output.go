@@ -236,9 +236,7 @@ func (t *Trainer) Explain() string {
 	func() {
 		ar := tensor.BeginArena()
 		defer ar.Release()
-		noLabels := in
-		noLabels.Labels, noLabels.StartPositions, noLabels.EndPositions = nil, nil, nil
-		tensor.NoGrad(func() { out, err = t.Model.Forward(noLabels) })
+		tensor.NoGrad(func() { out, in, err = t.forward(in) })
 		if err != nil {
 			res = err.Error()
 			return

@@ -519,12 +519,43 @@ func (t *Trainer) agree(yes bool) (bool, error) {
 	return v[0] > 0, nil
 }
 
+// forward runs the model without the labels (the trainer computes the
+// loss) and returns the batch with labels that match the outputs. For masked
+// LM it asks for the logits of the masked tokens only (auto.Batch.
+// LMPositions): the labels become [1, N]; a model that ignores the request
+// keeps [B, T] labels.
+func (t *Trainer) forward(in auto.Batch) (auto.Output, auto.Batch, error) {
+	x := in
+	x.Labels, x.StartPositions, x.EndPositions = nil, nil, nil
+	var gathered *tensor.Tensor
+	if t.Spec.Kind == task.MaskedLM && in.Labels != nil {
+		lab := in.Labels.Int64s()
+		var pos, kept []int64
+		for i, v := range lab {
+			if v != task.IgnoreIndex {
+				pos = append(pos, int64(i))
+				kept = append(kept, v)
+			}
+		}
+		if len(pos) > 0 {
+			x.LMPositions = tensor.FromInt64(pos, len(pos))
+			gathered = tensor.FromInt64(kept, 1, len(kept))
+		}
+	}
+	out, err := t.Model.Forward(x)
+	if err != nil {
+		return out, in, err
+	}
+	if gathered != nil && out.Logits != nil && out.Logits.Rank() == 3 && out.Logits.Dim(0) == 1 && out.Logits.Dim(1) == gathered.Dim(1) {
+		in.Labels = gathered
+	}
+	return out, in, nil
+}
+
 // loss runs the model on one micro-batch and computes its loss normalised by
 // numItems (0: the batch mean).
 func (t *Trainer) loss(in auto.Batch, numItems int64) (*tensor.Tensor, error) {
-	noLabels := in
-	noLabels.Labels, noLabels.StartPositions, noLabels.EndPositions = nil, nil, nil
-	out, err := t.Model.Forward(noLabels)
+	out, in, err := t.forward(in)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@
 //
 // Commands:
 //
+//	demo [--task NAME]                           fine-tune kiln's pretrained BERT on shipped reviews (no arguments needed)
 //	train --model DIR --task TASK --train_file FILE  fine-tune or pretrain; training arguments as flags or --config FILE
 //	eval --model DIR --validation_file FILE      metrics of a model on labelled data
 //	plot RUN_DIR                                 redraw a run's loss and metric plots
@@ -48,6 +49,7 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"demo":     {"demo [--task sentiment|regression|multilabel|ner|qa|clm]: fine-tune kiln's own pretrained model on shipped data, next to baselines", runDemo},
 	"train":    {"train --model DIR --task TASK --train_file FILE [--validation_file FILE] [--config FILE]: fine-tune or pretrain (every training argument as a flag)", runTrain},
 	"eval":     {"eval --model DIR --validation_file FILE [--task TASK]: metrics of a model on labelled data", runEval},
 	"plot":     {"plot RUN_DIR: redraw a run's plots (PNG and SVG) from trainer_state.json or log.jsonl", runPlot},

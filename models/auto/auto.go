@@ -36,6 +36,11 @@ type Batch struct {
 	Labels        *tensor.Tensor // the head's labels (see task.Inputs); nil means no loss
 
 	StartPositions, EndPositions *tensor.Tensor // question answering labels, [B] int64
+
+	// LMPositions asks a masked-LM head for the logits of these flat token
+	// indices only ([1, N, V] instead of [B, T, V]); see bert.Batch. A
+	// family that does not support it ignores it and returns every token.
+	LMPositions *tensor.Tensor
 }
 
 // Output is a head's result.

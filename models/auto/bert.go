@@ -95,6 +95,7 @@ func (m *bertModel) Forward(b Batch) (Output, error) {
 	out, err := m.head.Forward(bert.Batch{
 		InputIDs: b.InputIDs, TokenTypeIDs: b.TokenTypeIDs, AttentionMask: b.AttentionMask,
 		Labels: b.Labels, StartPositions: b.StartPositions, EndPositions: b.EndPositions,
+		LMPositions: b.LMPositions,
 	})
 	if err != nil {
 		return Output{}, err

@@ -32,6 +32,15 @@ type Batch struct {
 	Labels        *tensor.Tensor // the head's labels (see task.Inputs); nil means no loss
 
 	StartPositions, EndPositions *tensor.Tensor // question answering labels, [B] int64
+
+	// LMPositions, for the masked-LM head only, are flat indices (int64)
+	// into the B·T tokens at which the vocabulary logits are wanted: the
+	// masked tokens in training. Only those rows go through the prediction
+	// head and the [H, V] decoder, which is most of the cost of a small
+	// model's MLM step; the loss is the same, since the other tokens carry
+	// no label. Logits are then [1, N, V] and Labels may be [B, T] (gathered
+	// here) or already [1, N]. nil: every token, logits [B, T, V], as HF.
+	LMPositions *tensor.Tensor
 }
 
 // mode is the dropout state shared by a model and its head.
@@ -562,12 +571,22 @@ func (m *ForMaskedLM) Forward(in Batch) (Output, error) {
 	if err != nil {
 		return Output{}, err
 	}
+	labels := in.Labels
+	if p := in.LMPositions; p != nil {
+		// [B, T, H] -> the N wanted rows [1, N, H]; labels likewise.
+		B, T, H := h.Dim(0), h.Dim(1), h.Dim(2)
+		n := p.NumElems()
+		h = tensor.Reshape(tensor.IndexSelect(tensor.Reshape(h, B*T, H), 0, p), 1, n, H)
+		if labels != nil && labels.Rank() == 2 && labels.Dim(0) == B {
+			labels = tensor.Reshape(tensor.IndexSelect(tensor.Reshape(labels, B*T), 0, p), 1, n)
+		}
+	}
 	t := m.Norm.Forward(activation(m.Bert.Config, tensor.Linear(h, m.Transform.Weight, nil), m.Transform.Bias))
 	out := Output{Logits: tensor.Linear(t, m.Bert.Embeddings.WordEmbeddings, m.Bias)}
-	if in.Labels == nil {
+	if labels == nil {
 		return out, nil
 	}
-	return lossFor(m.Spec, task.Inputs{Logits: out.Logits, Labels: in.Labels}, out)
+	return lossFor(m.Spec, task.Inputs{Logits: out.Logits, Labels: labels}, out)
 }
 
 // Save writes dir as save_pretrained (the tied decoder left out).

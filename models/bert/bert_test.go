@@ -330,3 +330,62 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+// LMPositions computes the masked-LM head at the labelled tokens only: the
+// loss and every gradient equal the full computation's.
+func TestMaskedLMPositionsMatchFullLogits(t *testing.T) {
+	c := DefaultConfig()
+	c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.MaxPositionEmbeddings = 40, 8, 1, 2, 16, 16
+	ids := tensor.FromInt64([]int64{2, 5, 7, 9, 11, 3, 4, 8, 10, 12}, 2, 5)
+	labels := []int64{-100, 5, -100, -100, 11, 3, -100, -100, 10, -100}
+	run := func(positions bool) (float64, map[string][]float32) {
+		m, err := NewForMaskedLM(c, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := Batch{InputIDs: ids, Labels: tensor.FromInt64(labels, 2, 5)}
+		if positions {
+			in.LMPositions = tensor.FromInt64([]int64{1, 4, 5, 8}, 4)
+		}
+		out, err := m.Forward(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if positions && !equalShape(out.Logits.Shape(), []int{1, 4, 40}) {
+			t.Fatalf("logits %v, want [1 4 40]", out.Logits.Shape())
+		}
+		out.Loss.Backward()
+		g := map[string][]float32{}
+		for _, n := range m.Params().Names() {
+			if gr := m.Params().Get(n).Grad(); gr != nil {
+				g[n] = gr.Float32s()
+			}
+		}
+		return out.Loss.Item(), g
+	}
+	lf, gf := run(false)
+	lp, gp := run(true)
+	if math.Abs(lf-lp) > 1e-6*math.Abs(lf) {
+		t.Fatalf("loss %v with positions, %v without", lp, lf)
+	}
+	for n, a := range gf {
+		b := gp[n]
+		for i := range a {
+			if math.Abs(float64(a[i]-b[i])) > 1e-5*(math.Abs(float64(a[i]))+1e-3) {
+				t.Fatalf("%s[%d]: grad %v with positions, %v without", n, i, b[i], a[i])
+			}
+		}
+	}
+}
+
+func equalShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
