@@ -290,6 +290,8 @@ func TestBadInput(t *testing.T) {
 		{Batch{InputIDs: tensor.Zeros(tensor.Int64, 1, 2), TokenTypeIDs: tensor.FromInt64([]int64{0, 2}, 1, 2)}, "token_type_ids[0][1] = 2"},
 		{Batch{InputIDs: tensor.Zeros(tensor.Int64, 1, 2), AttentionMask: tensor.Zeros(tensor.Int64, 1, 3)}, "attention_mask"},
 		{Batch{InputIDs: tensor.Zeros(tensor.Int64, 1, 2), Labels: tensor.FromInt64([]int64{5}, 1)}, "5"},
+		{Batch{InputIDs: tensor.Zeros(tensor.Int64, 1, 2), PositionIDs: tensor.FromInt64([]int64{0, 16}, 1, 2)}, "position_ids[0][1] = 16 outside [0, 16)"},
+		{Batch{InputIDs: tensor.Zeros(tensor.Int64, 1, 2), PositionIDs: tensor.Zeros(tensor.Int64, 2, 2)}, "position_ids [2 2] must be int64 [1 2]"},
 	} {
 		if _, err := m.Forward(tc.in); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want one containing %q", err, tc.want)
@@ -328,5 +330,30 @@ func TestConfig(t *testing.T) {
 		if _, err := ParseConfig([]byte(bad)); err == nil {
 			t.Errorf("%s: no error", bad)
 		}
+	}
+}
+
+// TestPositionIDs: explicit position_ids 0..T-1 are the default; others
+// change the output.
+func TestPositionIDs(t *testing.T) {
+	m, _ := NewForSequenceClassification(tinyConfig(), 1)
+	ids := tensor.FromInt64([]int64{1, 5, 7, 9, 2, 8, 4, 6}, 2, 4)
+	run := func(pos []int64) []float32 {
+		in := Batch{InputIDs: ids}
+		if pos != nil {
+			in.PositionIDs = tensor.FromInt64(pos, 2, 4)
+		}
+		out, err := m.Forward(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Logits.Float32s()
+	}
+	def := run(nil)
+	if got := run([]int64{0, 1, 2, 3, 0, 1, 2, 3}); !reflect.DeepEqual(got, def) {
+		t.Errorf("position_ids 0..T-1: %v, default %v", got, def)
+	}
+	if got := run([]int64{5, 6, 7, 8, 0, 1, 2, 3}); reflect.DeepEqual(got, def) {
+		t.Error("other position_ids do not change the logits")
 	}
 }
