@@ -29,7 +29,7 @@ type Batch struct {
 	InputIDs      *tensor.Tensor // [B, T] int64
 	TokenTypeIDs  *tensor.Tensor // [B, T] int64 segment ids; nil means all 0
 	AttentionMask *tensor.Tensor // [B, T], 1 for tokens, 0 for padding; nil means no padding
-	PositionIDs   *tensor.Tensor // [B, T] int64 position_ids; nil means 0..T-1 (RoBERTa makes its own)
+	PositionIDs   *tensor.Tensor // [B, T] int64 position_ids; nil means 0..T-1 (RoBERTa: see Embeddings)
 	Labels        *tensor.Tensor // the head's labels (see task.Inputs); nil means no loss
 
 	StartPositions, EndPositions *tensor.Tensor // question answering labels, [B] int64
@@ -56,7 +56,9 @@ type Embeddings struct {
 	TokenTypeEmbeddings *tensor.Tensor // token_type_embeddings.weight [type_vocab_size, H]
 	LayerNorm           nn.LayerNorm   // LayerNorm (HF's capitalisation, from the TF checkpoints)
 	// PositionPaddingIdx is position_embeddings' padding_idx: -1 (none) for
-	// BERT; RoBERTa's is pad_token_id, a zero row that gets no gradient.
+	// BERT, whose positions are 0..T-1. RoBERTa's is pad_token_id: a zero row
+	// that gets no gradient, and positions that count from it over the
+	// non-pad tokens (PositionIDsFromInputIDs).
 	PositionPaddingIdx int
 }
 
@@ -75,7 +77,9 @@ func newEmbeddings(c Config, b nn.Builder) Embeddings {
 
 // forward: ids, types [B, T] int64, pos [B, T] int64 or nil -> [B, T, H].
 func (e Embeddings) forward(c Config, m *mode, ids, types, pos *tensor.Tensor) *tensor.Tensor {
-	if pos == nil {
+	if pos == nil && e.PositionPaddingIdx >= 0 {
+		pos = PositionIDsFromInputIDs(ids, e.PositionPaddingIdx)
+	} else if pos == nil {
 		T := ids.Dim(1)
 		p := make([]int64, T) // absolute positions 0..T-1, shared by every row
 		for i := range p {
@@ -91,6 +95,27 @@ func (e Embeddings) forward(c Config, m *mode, ids, types, pos *tensor.Tensor) *
 		x = tensor.Add(x, tensor.Embedding(e.PositionEmbeddings, pos))
 	}
 	return m.dropout(e.LayerNorm.Forward(x), c.HiddenDropoutProb)
+}
+
+// PositionIDsFromInputIDs is RoBERTa's create_position_ids_from_input_ids
+// (fairseq's make_positions): the n-th non-pad token of a row is at position
+// pad+n and every pad token at pad itself, so padding on the left does not
+// shift the tokens after it. ids [B, T] int64 -> [B, T] int64.
+func PositionIDsFromInputIDs(ids *tensor.Tensor, pad int) *tensor.Tensor {
+	B, T := ids.Dim(0), ids.Dim(1)
+	src, out := ids.Int64s(), make([]int64, B*T)
+	for b := 0; b < B; b++ {
+		n := int64(pad)
+		for t := b * T; t < (b+1)*T; t++ {
+			if src[t] == int64(pad) {
+				out[t] = int64(pad)
+				continue
+			}
+			n++
+			out[t] = n
+		}
+	}
+	return tensor.FromInt64(out, B, T)
 }
 
 // ---------------------------------------------------------------------------
@@ -251,6 +276,9 @@ func (m *Model) check(in Batch) (*tensor.Tensor, error) {
 		} else if err := checkIDs(f, "position_ids", pos.Int64s(), T, c.MaxPositionEmbeddings); err != nil {
 			return nil, err
 		}
+	} else if pad := m.Embeddings.PositionPaddingIdx; pad >= 0 && T > c.MaxPositionEmbeddings-pad-1 {
+		return nil, fmt.Errorf("%s: sequence length %d exceeds %d (max_position_embeddings %d less padding_idx %d + 1: positions start after the padding index)",
+			f, T, c.MaxPositionEmbeddings-pad-1, c.MaxPositionEmbeddings, pad)
 	} else if T > c.MaxPositionEmbeddings {
 		return nil, fmt.Errorf("%s: sequence length %d exceeds max_position_embeddings %d", f, T, c.MaxPositionEmbeddings)
 	}
@@ -513,9 +541,20 @@ func (m *ForMultipleChoice) Train(on bool) { m.Bert.Train(on) }
 // Forward takes InputIDs (and TokenTypeIDs, AttentionMask) [B, K, T] and
 // returns logits [B, K] and, with Labels [B] (the right choice), the loss.
 func (m *ForMultipleChoice) Forward(in Batch) (Output, error) {
-	flat, B, K, err := in.FlattenChoices()
-	if err != nil {
-		return Output{}, fmt.Errorf("bert: %w", err)
+	f := m.Bert.Config.family()
+	if in.InputIDs == nil || in.InputIDs.Rank() != 3 {
+		return Output{}, fmt.Errorf("%s: multiple choice input_ids must be [batch, choices, seq]", f)
+	}
+	B, K, T := in.InputIDs.Dim(0), in.InputIDs.Dim(1), in.InputIDs.Dim(2)
+	flat := Batch{InputIDs: tensor.Reshape(in.InputIDs, B*K, T)}
+	for _, x := range []struct{ src, dst **tensor.Tensor }{{&in.TokenTypeIDs, &flat.TokenTypeIDs},
+		{&in.AttentionMask, &flat.AttentionMask}, {&in.PositionIDs, &flat.PositionIDs}} {
+		if *x.src != nil {
+			if !sameShape((*x.src).Shape(), B, K, T) {
+				return Output{}, fmt.Errorf("%s: multiple choice token_type_ids/attention_mask/position_ids %v must be [%d %d %d]", f, (*x.src).Shape(), B, K, T)
+			}
+			*x.dst = tensor.Reshape(*x.src, B*K, T)
+		}
 	}
 	_, pooled, err := m.Bert.Forward(flat)
 	if err != nil {
@@ -529,30 +568,6 @@ func (m *ForMultipleChoice) Forward(in Batch) (Output, error) {
 	spec := m.Spec
 	spec.NumChoices = K
 	return out.WithLoss(spec, task.Inputs{Logits: out.Logits, Labels: in.Labels})
-}
-
-// FlattenChoices turns a multiple-choice batch, InputIDs (and TokenTypeIDs,
-// AttentionMask, PositionIDs) [B, K, T], into the [B*K, T] batch the encoder
-// runs: one sequence per (example, choice), as HF's …ForMultipleChoice do.
-func (in Batch) FlattenChoices() (flat Batch, B, K int, err error) {
-	if in.InputIDs == nil || in.InputIDs.Rank() != 3 {
-		return Batch{}, 0, 0, fmt.Errorf("multiple choice input_ids must be [batch, choices, seq]")
-	}
-	B, K, T := in.InputIDs.Dim(0), in.InputIDs.Dim(1), in.InputIDs.Dim(2)
-	flat = Batch{InputIDs: tensor.Reshape(in.InputIDs, B*K, T)}
-	for _, f := range []struct {
-		name     string
-		src, dst **tensor.Tensor
-	}{{"token_type_ids", &in.TokenTypeIDs, &flat.TokenTypeIDs}, {"attention_mask", &in.AttentionMask, &flat.AttentionMask},
-		{"position_ids", &in.PositionIDs, &flat.PositionIDs}} {
-		if *f.src != nil {
-			if !sameShape((*f.src).Shape(), B, K, T) {
-				return Batch{}, 0, 0, fmt.Errorf("multiple choice %s %v must be [%d %d %d]", f.name, (*f.src).Shape(), B, K, T)
-			}
-			*f.dst = tensor.Reshape(*f.src, B*K, T)
-		}
-	}
-	return flat, B, K, nil
 }
 
 // Save writes dir as save_pretrained.
