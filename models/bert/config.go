@@ -1,7 +1,6 @@
 package bert
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"github.com/kiln-ml/kiln/models/hflabels"
@@ -129,16 +128,9 @@ func ParseConfig(b []byte) (Config, error) { return ParseConfigAs(b, DefaultConf
 // ParseConfigAs is ParseConfig with another family's defaults and model_type
 // (see ReadConfigAs).
 func ParseConfigAs(b []byte, defaults Config) (Config, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return Config{}, err
-	}
 	c := defaults
-	var modelType string
-	var numLabels *int
-	var label2id map[string]int
 	fields := map[string]any{
-		"model_type": &modelType, "vocab_size": &c.VocabSize, "hidden_size": &c.HiddenSize,
+		"vocab_size": &c.VocabSize, "hidden_size": &c.HiddenSize,
 		"num_hidden_layers": &c.NumHiddenLayers, "num_attention_heads": &c.NumAttentionHeads,
 		"intermediate_size": &c.IntermediateSize, "hidden_act": &c.HiddenAct,
 		"hidden_dropout_prob": &c.HiddenDropoutProb, "attention_probs_dropout_prob": &c.AttentionProbsDropoutProb,
@@ -146,56 +138,28 @@ func ParseConfigAs(b []byte, defaults Config) (Config, error) {
 		"type_vocab_size": &c.TypeVocabSize, "initializer_range": &c.InitializerRange,
 		"layer_norm_eps": &c.LayerNormEps, "pad_token_id": &c.PadTokenID,
 		"position_embedding_type": &c.PositionEmbeddingType, "problem_type": &c.ProblemType,
-		"architectures": &c.Architectures, "num_labels": &numLabels, "label2id": &label2id,
+		"architectures": &c.Architectures,
 	}
-	c.Extra = map[string]json.RawMessage{}
-	var id2label map[string]string
-	for k, v := range raw {
-		if k == "id2label" {
-			if err := json.Unmarshal(v, &id2label); err != nil {
-				return Config{}, fmt.Errorf("id2label: %w", err)
-			}
-			continue
-		}
-		dst, ok := fields[k]
-		if !ok {
-			var buf bytes.Buffer
-			if err := json.Compact(&buf, v); err != nil {
-				return Config{}, fmt.Errorf("%s: %w", k, err)
-			}
-			c.Extra[k] = buf.Bytes()
-			continue
-		}
-		if string(v) == "null" && k != "classifier_dropout" && k != "problem_type" && k != "architectures" {
-			continue // HF writes null for some unset optional ids; keep the default
-		}
-		if err := json.Unmarshal(v, dst); err != nil {
-			return Config{}, fmt.Errorf("%s: %w", k, err)
-		}
-	}
-	if modelType != c.family() {
-		return Config{}, fmt.Errorf("model_type %q is not %q", modelType, c.family())
-	}
-	labels, err := hflabels.Parse(id2label, numLabels, label2id)
+	labels, extra, err := hflabels.DecodeConfig(b, c.family(), fields, nullable)
 	if err != nil {
 		return Config{}, err
 	}
+	c.Extra = extra
 	if labels != nil {
 		c.ID2Label = labels
 	}
 	return c, c.Validate()
 }
 
+// nullable are the keys whose JSON null means "unset", as in HF; a null
+// elsewhere keeps the default.
+var nullable = map[string]bool{"classifier_dropout": true, "problem_type": true, "architectures": true}
+
 // MarshalJSON writes the config as PretrainedConfig.to_json_string does:
 // sorted keys, id2label/label2id (not num_labels), Extra keys kept.
 func (c Config) MarshalJSON() ([]byte, error) {
-	m := map[string]any{}
-	for k, v := range c.Extra {
-		m[k] = v
-	}
-	id2label, label2id := hflabels.Maps(c.ID2Label)
-	for k, v := range map[string]any{
-		"model_type": c.family(), "vocab_size": c.VocabSize, "hidden_size": c.HiddenSize,
+	m := map[string]any{
+		"vocab_size": c.VocabSize, "hidden_size": c.HiddenSize,
 		"num_hidden_layers": c.NumHiddenLayers, "num_attention_heads": c.NumAttentionHeads,
 		"intermediate_size": c.IntermediateSize, "hidden_act": c.HiddenAct,
 		"hidden_dropout_prob": c.HiddenDropoutProb, "attention_probs_dropout_prob": c.AttentionProbsDropoutProb,
@@ -203,9 +167,6 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		"type_vocab_size": c.TypeVocabSize, "initializer_range": c.InitializerRange,
 		"layer_norm_eps": c.LayerNormEps, "pad_token_id": c.PadTokenID,
 		"position_embedding_type": c.PositionEmbeddingType,
-		"id2label":                id2label, "label2id": label2id,
-	} {
-		m[k] = v
 	}
 	if c.ProblemType != "" {
 		m["problem_type"] = c.ProblemType
@@ -213,7 +174,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	if len(c.Architectures) > 0 {
 		m["architectures"] = c.Architectures
 	}
-	return json.MarshalIndent(m, "", "  ")
+	return hflabels.EncodeConfig(c.family(), m, c.ID2Label, c.Extra)
 }
 
 // WriteConfig writes dir/config.json.
