@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/kiln-ml/kiln/models/hflabels"
-	"os"
-	"path/filepath"
 )
 
 // Config is HF's BertConfig, read from and written to config.json. Defaults
@@ -108,18 +106,7 @@ func ReadConfig(path string) (Config, error) { return ReadConfigAs(path, Default
 // (RoBERTa): model_type must be defaults.ModelType and missing keys take
 // defaults' values.
 func ReadConfigAs(path string, defaults Config) (Config, error) {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, "config.json")
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, err
-	}
-	c, err := ParseConfigAs(b, defaults)
-	if err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
+	return hflabels.ReadConfig(path, func(b []byte) (Config, error) { return ParseConfigAs(b, defaults) })
 }
 
 // ParseConfig decodes the JSON of a config.json.
@@ -178,10 +165,4 @@ func (c Config) MarshalJSON() ([]byte, error) {
 }
 
 // WriteConfig writes dir/config.json.
-func WriteConfig(dir string, c Config) error {
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "config.json"), append(b, '\n'), 0o644)
-}
+func WriteConfig(dir string, c Config) error { return hflabels.WriteConfig(dir, c) }

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/kiln-ml/kiln/models/hflabels"
-	"os"
-	"path/filepath"
 )
 
 // Config is HF's GPT2Config, read from and written to config.json. Defaults
@@ -96,20 +94,7 @@ func (c Config) Validate() error {
 
 // ReadConfig reads dir/config.json (or the file itself if path is a file).
 // model_type must be "gpt2"; missing keys take GPT2Config's defaults.
-func ReadConfig(path string) (Config, error) {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, "config.json")
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, err
-	}
-	c, err := ParseConfig(b)
-	if err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
-}
+func ReadConfig(path string) (Config, error) { return hflabels.ReadConfig(path, ParseConfig) }
 
 // nullable are the keys whose JSON null means "unset" (nil), as in HF.
 var nullable = map[string]bool{"n_inner": true, "pad_token_id": true, "bos_token_id": true, "eos_token_id": true,
@@ -162,10 +147,4 @@ func (c Config) MarshalJSON() ([]byte, error) {
 }
 
 // WriteConfig writes dir/config.json.
-func WriteConfig(dir string, c Config) error {
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "config.json"), append(b, '\n'), 0o644)
-}
+func WriteConfig(dir string, c Config) error { return hflabels.WriteConfig(dir, c) }

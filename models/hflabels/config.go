@@ -4,7 +4,37 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 )
+
+// ReadConfig reads dir/config.json (or the file itself if path is a file)
+// and decodes it with parse; errors name the file.
+func ReadConfig[C any](path string, parse func([]byte) (C, error)) (C, error) {
+	var zero C
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "config.json")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return zero, err
+	}
+	c, err := parse(b)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// WriteConfig writes c, a config that marshals itself (EncodeConfig), as
+// dir/config.json with a final newline, as save_pretrained does.
+func WriteConfig(dir string, c json.Marshaler) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "config.json"), append(b, '\n'), 0o644)
+}
 
 // DecodeConfig decodes a config.json the way every kiln model file does.
 // The model's own keys go to fields (key -> pointer; a JSON null keeps the
