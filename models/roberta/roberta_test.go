@@ -48,17 +48,7 @@ func TestParity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sd := checkpoint.StateDict{}
-			if tc.name != "mc" {
-				if sd, err = checkpoint.LoadFile(filepath.Join(dir, "head.safetensors")); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for k, v := range base {
-				if m.Params().Get(k) != nil && (tc.name == "mc" || strings.HasPrefix(k, "roberta.")) {
-					sd[k] = v
-				}
-			}
+			sd := paritytest.Weights(t, dir, base, "roberta.", m.Params())
 			rep, err := LoadState(m.Params(), sd)
 			if err != nil || len(rep.Missing)+len(rep.Unexpected) != 0 {
 				t.Fatalf("load: %v %v", err, rep)
@@ -70,12 +60,7 @@ func TestParity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			logits := out.Logits
-			if out.StartLogits != nil {
-				paritytest.Check(t, paritytest.StackQA(out.StartLogits, out.EndLogits), out.Loss, m.Params(), e)
-				return
-			}
-			paritytest.Check(t, logits.Float32s(), out.Loss, m.Params(), e)
+			paritytest.Check(t, out.Logits, out.StartLogits, out.EndLogits, out.Loss, m.Params(), e)
 		})
 	}
 }

@@ -10,8 +10,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/kiln-ml/kiln/checkpoint"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/tensor"
 )
@@ -91,15 +93,34 @@ func relErr(got, want, floor float64) float64 {
 	return math.Abs(got-want) / math.Max(math.Abs(want), floor)
 }
 
-// StackQA is the reference's question-answering logits layout: start and end
-// [B, T] stacked to [B, 2, T].
-func StackQA(start, end *tensor.Tensor) []float32 {
-	B, T := start.Dim(0), start.Dim(1)
-	return tensor.Concat(1, tensor.Reshape(start, B, 1, T), tensor.Reshape(end, B, 1, T)).Float32s()
+// Weights is the state dict of the case in dir: its whole checkpoint, or,
+// for a head case, its head.safetensors plus the tensors of base (the whole
+// case's checkpoint) under prefix that p has: the shared encoder.
+func Weights(t testing.TB, dir string, base checkpoint.StateDict, prefix string, p *nn.Params) checkpoint.StateDict {
+	t.Helper()
+	head := filepath.Join(dir, "head.safetensors")
+	if _, err := os.Stat(head); err != nil {
+		sd, err := checkpoint.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sd
+	}
+	sd, err := checkpoint.LoadFile(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range base {
+		if strings.HasPrefix(k, prefix) && p.Get(k) != nil {
+			sd[k] = v
+		}
+	}
+	return sd
 }
 
-// Check compares logits (flattened in the reference's order) and loss with c,
-// runs loss.Backward and compares every parameter's gradient norm. Every
+// Check compares the logits (question answering: start and end, which the
+// reference stacks [B, 2, T]) and the loss with c, runs loss.Backward and
+// compares every parameter's gradient norm. Every
 // reference parameter must exist in params, and every parameter of params
 // must be in the reference or share its tensor with one that is (a tied
 // decoder).
@@ -109,15 +130,22 @@ func StackQA(start, end *tensor.Tensor) []float32 {
 // an exactly zero gradient where the reference holds float noise (~1e-8):
 // norms are compared relative to max(|want|, 1e-3 × the largest reference
 // norm).
-func Check(t *testing.T, logits []float32, loss *tensor.Tensor, params *nn.Params, c Case) {
+func Check(t *testing.T, logits, start, end, loss *tensor.Tensor, params *nn.Params, c Case) {
 	t.Helper()
+	var got []float32
+	if start != nil {
+		B, T := start.Dim(0), start.Dim(1)
+		got = tensor.Concat(1, tensor.Reshape(start, B, 1, T), tensor.Reshape(end, B, 1, T)).Float32s()
+	} else {
+		got = logits.Float32s()
+	}
 	want := floats(c.Logits)
-	if len(logits) != len(want) {
-		t.Fatalf("%d logits, want %d", len(logits), len(want))
+	if len(got) != len(want) {
+		t.Fatalf("%d logits, want %d", len(got), len(want))
 	}
 	worst := 0.0
 	for i := range want {
-		worst = math.Max(worst, relErr(float64(logits[i]), want[i], 1e-2))
+		worst = math.Max(worst, relErr(float64(got[i]), want[i], 1e-2))
 	}
 	if worst > 1e-4 {
 		t.Errorf("logits: worst relative error %.2e > 1e-4", worst)
