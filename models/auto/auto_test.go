@@ -58,7 +58,7 @@ func TestLoadErrorsNameFileAndValue(t *testing.T) {
 			t.Errorf("%s: %v, want %q and the file", c.config, err, c.want)
 		}
 	}
-	if got := ModelTypes(); !reflect.DeepEqual(got, []string{"bert", "gpt2", "roberta"}) {
+	if got := ModelTypes(); !reflect.DeepEqual(got, []string{"bert", "distilbert", "gpt2", "roberta"}) {
 		t.Errorf("ModelTypes() = %v", got)
 	}
 }
