@@ -65,22 +65,6 @@ func TestParity(t *testing.T) {
 	}
 }
 
-func TestPositionIDs(t *testing.T) {
-	ids := tensor.FromInt64([]int64{
-		0, 5, 6, 2, 1, 1, // right padding
-		1, 1, 0, 7, 2, 1, // left and right
-		0, 1, 8, 2, 9, 3, // a pad id in the middle is skipped too
-	}, 3, 6)
-	want := []int64{
-		2, 3, 4, 5, 1, 1,
-		1, 1, 2, 3, 4, 1,
-		2, 1, 3, 4, 5, 6,
-	}
-	if got := bert.PositionIDsFromInputIDs(ids, 1).Int64s(); !reflect.DeepEqual(got, want) {
-		t.Errorf("PositionIDs\n%v\nwant\n%v", got, want)
-	}
-}
-
 func tinyConfig() Config {
 	c := DefaultConfig()
 	c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads = 50, 16, 1, 2
