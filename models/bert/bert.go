@@ -4,6 +4,9 @@
 // heads. Every parameter carries its HF state_dict name
 // ("bert.encoder.layer.0.attention.self.query.weight"), so an HF checkpoint
 // loads with no renaming table and a saved kiln model loads in transformers.
+// models/roberta builds RoBERTa on this file's BertModel and heads: its one
+// change to the encoder is a padding row in the position embeddings
+// (Embeddings.PositionPaddingIdx), which also gives RoBERTa's positions.
 //
 // Shapes: B batch, T sequence length, H hidden_size, I intermediate_size,
 // C num_labels.
