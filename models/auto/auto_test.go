@@ -3,6 +3,7 @@ package auto
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -57,7 +58,7 @@ func TestLoadErrorsNameFileAndValue(t *testing.T) {
 			t.Errorf("%s: %v, want %q and the file", c.config, err, c.want)
 		}
 	}
-	if got := ModelTypes(); len(got) != 2 || got[0] != "bert" || got[1] != "gpt2" {
+	if got := ModelTypes(); !reflect.DeepEqual(got, []string{"bert", "distilbert", "gpt2", "roberta"}) {
 		t.Errorf("ModelTypes() = %v", got)
 	}
 }

@@ -116,8 +116,12 @@ func (m *bertModel) Config() Config {
 	for k, v := range c.ID2Label {
 		id2label[k] = v
 	}
+	modelType := c.ModelType
+	if modelType == "" {
+		modelType = "bert"
+	}
 	return Config{
-		ModelType: "bert", Architectures: append([]string(nil), c.Architectures...),
+		ModelType: modelType, Architectures: append([]string(nil), c.Architectures...),
 		ID2Label: id2label, ProblemType: c.ProblemType, VocabSize: c.VocabSize,
 		MaxPositions: c.MaxPositionEmbeddings, PadTokenID: c.PadTokenID,
 	}

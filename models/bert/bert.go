@@ -4,6 +4,9 @@
 // heads. Every parameter carries its HF state_dict name
 // ("bert.encoder.layer.0.attention.self.query.weight"), so an HF checkpoint
 // loads with no renaming table and a saved kiln model loads in transformers.
+// models/roberta builds RoBERTa on this file's BertModel and heads: its one
+// change to the encoder is a padding row in the position embeddings
+// (Embeddings.PositionPaddingIdx), which also gives RoBERTa's positions.
 //
 // Shapes: B batch, T sequence length, H hidden_size, I intermediate_size,
 // C num_labels.
@@ -11,10 +14,10 @@ package bert
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 
 	"github.com/kiln-ml/kiln/checkpoint"
+	"github.com/kiln-ml/kiln/models/internal/pretrained"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/task"
 	"github.com/kiln-ml/kiln/tensor"
@@ -29,6 +32,7 @@ type Batch struct {
 	InputIDs      *tensor.Tensor // [B, T] int64
 	TokenTypeIDs  *tensor.Tensor // [B, T] int64 segment ids; nil means all 0
 	AttentionMask *tensor.Tensor // [B, T], 1 for tokens, 0 for padding; nil means no padding
+	PositionIDs   *tensor.Tensor // [B, T] int64 position_ids; nil means 0..T-1 (RoBERTa: see Embeddings)
 	Labels        *tensor.Tensor // the head's labels (see task.Inputs); nil means no loss
 
 	StartPositions, EndPositions *tensor.Tensor // question answering labels, [B] int64
@@ -63,6 +67,11 @@ type Embeddings struct {
 	PositionEmbeddings  *tensor.Tensor // position_embeddings.weight [max_position_embeddings, H]
 	TokenTypeEmbeddings *tensor.Tensor // token_type_embeddings.weight [type_vocab_size, H]
 	LayerNorm           nn.LayerNorm   // LayerNorm (HF's capitalisation, from the TF checkpoints)
+	// PositionPaddingIdx is position_embeddings' padding_idx: -1 (none) for
+	// BERT, whose positions are 0..T-1. RoBERTa's is pad_token_id: a zero row
+	// that gets no gradient, and positions that count from it over the
+	// non-pad tokens (PositionIDsFromInputIDs).
+	PositionPaddingIdx int
 }
 
 func newEmbeddings(c Config, b nn.Builder) Embeddings {
@@ -71,23 +80,54 @@ func newEmbeddings(c Config, b nn.Builder) Embeddings {
 		PositionEmbeddings:  b.Normal("position_embeddings.weight", c.MaxPositionEmbeddings, c.HiddenSize),
 		TokenTypeEmbeddings: b.Normal("token_type_embeddings.weight", c.TypeVocabSize, c.HiddenSize),
 		LayerNorm:           nn.NewLayerNorm(b, "LayerNorm", c.HiddenSize, c.LayerNormEps),
+		PositionPaddingIdx:  -1,
 	}
 	pad := e.WordEmbeddings.F32()[c.PadTokenID*c.HiddenSize : (c.PadTokenID+1)*c.HiddenSize]
 	clear(pad) // HF's _init_weights zeroes the padding_idx row
 	return e
 }
 
-// forward: ids, types [B, T] int64 -> [B, T, H].
-func (e Embeddings) forward(c Config, m *mode, ids, types *tensor.Tensor) *tensor.Tensor {
-	T := ids.Dim(1)
-	pos := make([]int64, T) // absolute positions 0..T-1, shared by every row
-	for i := range pos {
-		pos[i] = int64(i)
+// forward: ids, types [B, T] int64, pos [B, T] int64 or nil -> [B, T, H].
+func (e Embeddings) forward(c Config, m *mode, ids, types, pos *tensor.Tensor) *tensor.Tensor {
+	if pos == nil && e.PositionPaddingIdx >= 0 {
+		pos = PositionIDsFromInputIDs(ids, e.PositionPaddingIdx)
+	} else if pos == nil {
+		T := ids.Dim(1)
+		p := make([]int64, T) // absolute positions 0..T-1, shared by every row
+		for i := range p {
+			p[i] = int64(i)
+		}
+		pos = tensor.FromInt64(p, T) // its [T, H] embeddings broadcast over B
 	}
 	x := tensor.EmbeddingPadded(e.WordEmbeddings, ids, c.PadTokenID)
 	x = tensor.Add(x, tensor.Embedding(e.TokenTypeEmbeddings, types))
-	x = tensor.Add(x, tensor.Embedding(e.PositionEmbeddings, tensor.FromInt64(pos, T))) // [T, H] broadcasts over B
+	if e.PositionPaddingIdx >= 0 {
+		x = tensor.Add(x, tensor.EmbeddingPadded(e.PositionEmbeddings, pos, e.PositionPaddingIdx))
+	} else {
+		x = tensor.Add(x, tensor.Embedding(e.PositionEmbeddings, pos))
+	}
 	return m.dropout(e.LayerNorm.Forward(x), c.HiddenDropoutProb)
+}
+
+// PositionIDsFromInputIDs is RoBERTa's create_position_ids_from_input_ids
+// (fairseq's make_positions): the n-th non-pad token of a row is at position
+// pad+n and every pad token at pad itself, so padding on the left does not
+// shift the tokens after it. ids [B, T] int64 -> [B, T] int64.
+func PositionIDsFromInputIDs(ids *tensor.Tensor, pad int) *tensor.Tensor {
+	B, T := ids.Dim(0), ids.Dim(1)
+	src, out := ids.Int64s(), make([]int64, B*T)
+	for b := 0; b < B; b++ {
+		n := int64(pad)
+		for t := b * T; t < (b+1)*T; t++ {
+			if src[t] == int64(pad) {
+				out[t] = int64(pad)
+				continue
+			}
+			n++
+			out[t] = n
+		}
+	}
+	return tensor.FromInt64(out, B, T)
 }
 
 // ---------------------------------------------------------------------------
@@ -175,6 +215,25 @@ func NewModel(c Config, seed uint64) (*Model, error) {
 
 func newMode(seed uint64) *mode { return &mode{rng: tensor.NewRNG(seed ^ 0x9e3779b97f4a7c15)} }
 
+// NewBase builds a BertModel whose parameters are named under prefix, the
+// encoder of a head model, and returns the builder for the head's own
+// parameters, which continue the same seeded stream. It is how a family built
+// from BERT's layers makes its models (RoBERTa: prefix "roberta", or "" for
+// the bare model).
+func NewBase(c Config, seed uint64, prefix string, pooler bool) (*Model, nn.Builder, error) {
+	if err := c.Validate(); err != nil {
+		return nil, nn.Builder{}, err
+	}
+	m, b := newBase(c, seed, prefix, pooler)
+	return m, b, nil
+}
+
+func newBase(c Config, seed uint64, prefix string, pooler bool) (*Model, nn.Builder) {
+	p := nn.NewParams()
+	b := nn.NewBuilder(p, seed, c.InitializerRange)
+	return newModel(c, b.PP(prefix), p, newMode(seed), pooler), b
+}
+
 // Params returns every parameter by HF name.
 func (m *Model) Params() *nn.Params { return m.params }
 
@@ -185,6 +244,10 @@ func (m *Model) Train(on bool) { m.mode.training = on }
 // head; a trainer stores its state in checkpoints so that a resumed run
 // draws the same masks.
 func (m *Model) DropoutRNG() *tensor.RNG { return m.mode.rng }
+
+// Dropout is nn.Dropout(p) for a head on this model: active only in
+// training, masks from the model's seeded stream.
+func (m *Model) Dropout(x *tensor.Tensor, p float64) *tensor.Tensor { return m.mode.dropout(x, p) }
 
 // Save writes dir/model.safetensors and dir/config.json as save_pretrained.
 func (m *Model) Save(dir string) error { return save(dir, m.Config, m.params, "BertModel", nil) }
@@ -203,7 +266,7 @@ func (m *Model) Forward(in Batch) (hidden, pooled *tensor.Tensor, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h := m.Embeddings.forward(m.Config, m.mode, in.InputIDs, types)
+	h := m.Embeddings.forward(m.Config, m.mode, in.InputIDs, types, in.PositionIDs)
 	for _, l := range m.Layers {
 		h = l.forward(m.Config, m.mode, h, in.AttentionMask)
 	}
@@ -218,36 +281,45 @@ func (m *Model) Forward(in Batch) (hidden, pooled *tensor.Tensor, err error) {
 // check validates user input (ids in range, shapes agree) so that no tensor
 // panic escapes, and returns the token type ids (zeros when not given).
 func (m *Model) check(in Batch) (*tensor.Tensor, error) {
-	c := m.Config
+	c, f := m.Config, m.Config.family()
 	ids := in.InputIDs
 	if ids == nil || ids.Rank() != 2 || ids.DType() != tensor.Int64 {
-		return nil, fmt.Errorf("bert: input_ids must be an int64 [batch, seq] tensor")
+		return nil, fmt.Errorf("%s: input_ids must be an int64 [batch, seq] tensor", f)
 	}
 	B, T := ids.Dim(0), ids.Dim(1)
-	if T > c.MaxPositionEmbeddings {
-		return nil, fmt.Errorf("bert: sequence length %d exceeds max_position_embeddings %d", T, c.MaxPositionEmbeddings)
+	if pos := in.PositionIDs; pos != nil {
+		if pos.DType() != tensor.Int64 || !sameShape(pos.Shape(), B, T) {
+			return nil, fmt.Errorf("%s: position_ids %v must be int64 [%d %d]", f, pos.Shape(), B, T)
+		} else if err := checkIDs(f, "position_ids", pos.Int64s(), T, c.MaxPositionEmbeddings); err != nil {
+			return nil, err
+		}
+	} else if pad := m.Embeddings.PositionPaddingIdx; pad >= 0 && T > c.MaxPositionEmbeddings-pad-1 {
+		return nil, fmt.Errorf("%s: sequence length %d exceeds %d (max_position_embeddings %d less padding_idx %d + 1: positions start after the padding index)",
+			f, T, c.MaxPositionEmbeddings-pad-1, c.MaxPositionEmbeddings, pad)
+	} else if T > c.MaxPositionEmbeddings {
+		return nil, fmt.Errorf("%s: sequence length %d exceeds max_position_embeddings %d", f, T, c.MaxPositionEmbeddings)
 	}
-	if err := checkIDs("input_ids", ids.Int64s(), T, c.VocabSize); err != nil {
+	if err := checkIDs(f, "input_ids", ids.Int64s(), T, c.VocabSize); err != nil {
 		return nil, err
 	}
 	types := in.TokenTypeIDs
 	if types == nil {
 		types = tensor.Zeros(tensor.Int64, B, T)
 	} else if types.DType() != tensor.Int64 || !sameShape(types.Shape(), B, T) {
-		return nil, fmt.Errorf("bert: token_type_ids %v must be int64 [%d %d]", types.Shape(), B, T)
-	} else if err := checkIDs("token_type_ids", types.Int64s(), T, c.TypeVocabSize); err != nil {
+		return nil, fmt.Errorf("%s: token_type_ids %v must be int64 [%d %d]", f, types.Shape(), B, T)
+	} else if err := checkIDs(f, "token_type_ids", types.Int64s(), T, c.TypeVocabSize); err != nil {
 		return nil, err
 	}
 	if am := in.AttentionMask; am != nil && !sameShape(am.Shape(), B, T) {
-		return nil, fmt.Errorf("bert: attention_mask %v must be [%d %d]", am.Shape(), B, T)
+		return nil, fmt.Errorf("%s: attention_mask %v must be [%d %d]", f, am.Shape(), B, T)
 	}
 	return types, nil
 }
 
-func checkIDs(what string, ids []int64, T, n int) error {
+func checkIDs(family, what string, ids []int64, T, n int) error {
 	for i, id := range ids {
 		if id < 0 || id >= int64(n) {
-			return fmt.Errorf("bert: %s[%d][%d] = %d outside [0, %d)", what, i/T, i%T, id, n)
+			return fmt.Errorf("%s: %s[%d][%d] = %d outside [0, %d)", family, what, i/T, i%T, id, n)
 		}
 	}
 	return nil
@@ -271,9 +343,7 @@ func sameShape(s []int, dims ...int) bool {
 // newHead builds the encoder of a head model under "bert." and returns the
 // builder for the head's own parameters (same seeded stream).
 func newHead(c Config, seed uint64, pooler bool) (*Model, nn.Builder) {
-	p := nn.NewParams()
-	b := nn.NewBuilder(p, seed, c.InitializerRange)
-	return newModel(c, b.PP(BasePrefix), p, newMode(seed), pooler), b
+	return newBase(c, seed, BasePrefix, pooler)
 }
 
 // activation is config.hidden_act applied to x + bias: [..., n] -> [..., n].
@@ -284,16 +354,6 @@ func activation(c Config, x, bias *tensor.Tensor) *tensor.Tensor {
 	return tensor.BiasGELU(x, bias, c.HiddenAct == "gelu_new") // bias add and GELU in one pass
 }
 
-// lossFor runs task.Compute and fills out's loss and explanation.
-func lossFor(spec task.Spec, in task.Inputs, out Output) (Output, error) {
-	res, err := task.Compute(spec, in)
-	if err != nil {
-		return Output{}, err
-	}
-	out.Loss, out.Explanation = res.Loss, res.Explanation
-	return out, nil
-}
-
 // Output is a head's result.
 type Output struct {
 	Logits      *tensor.Tensor   // the head's scores: [B, C] sequence classification, [B, T, C] token classification, [B, K] multiple choice, [B, T, V] masked LM
@@ -301,6 +361,17 @@ type Output struct {
 	EndLogits   *tensor.Tensor   // question answering: [B, T]
 	Loss        *tensor.Tensor   // scalar, when labels were given
 	Explanation task.Explanation // why this loss (problem type, reduction), when labels were given
+}
+
+// WithLoss returns o with the loss and its explanation from
+// task.Compute(spec, in): how every head finishes once it has labels.
+func (o Output) WithLoss(spec task.Spec, in task.Inputs) (Output, error) {
+	res, err := task.Compute(spec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	o.Loss, o.Explanation = res.Loss, res.Explanation
+	return o, nil
 }
 
 // ForSequenceClassification is BertForSequenceClassification:
@@ -339,12 +410,12 @@ func (m *ForSequenceClassification) Forward(in Batch) (Output, error) {
 	if err != nil {
 		return Output{}, err
 	}
-	pooled = m.Bert.mode.dropout(pooled, m.Bert.Config.classifierDropout())
+	pooled = m.Bert.mode.dropout(pooled, m.Bert.Config.ClassifierDropoutProb())
 	out := Output{Logits: m.Classifier.Forward(pooled)}
 	if in.Labels == nil {
 		return out, nil
 	}
-	return lossFor(m.Spec, task.Inputs{Logits: out.Logits, Labels: in.Labels}, out)
+	return out.WithLoss(m.Spec, task.Inputs{Logits: out.Logits, Labels: in.Labels})
 }
 
 // Save writes dir/model.safetensors and dir/config.json as save_pretrained.
@@ -391,11 +462,11 @@ func (m *ForTokenClassification) Forward(in Batch) (Output, error) {
 	if err != nil {
 		return Output{}, err
 	}
-	out := Output{Logits: m.Classifier.Forward(m.Bert.mode.dropout(h, m.Bert.Config.classifierDropout()))}
+	out := Output{Logits: m.Classifier.Forward(m.Bert.mode.dropout(h, m.Bert.Config.ClassifierDropoutProb()))}
 	if in.Labels == nil {
 		return out, nil
 	}
-	return lossFor(m.Spec, task.Inputs{Logits: out.Logits, Labels: in.Labels}, out)
+	return out.WithLoss(m.Spec, task.Inputs{Logits: out.Logits, Labels: in.Labels})
 }
 
 // Save writes dir as save_pretrained.
@@ -445,8 +516,8 @@ func (m *ForQuestionAnswering) Forward(in Batch) (Output, error) {
 	if in.StartPositions == nil || in.EndPositions == nil {
 		return out, nil
 	}
-	return lossFor(m.Spec, task.Inputs{StartLogits: out.StartLogits, EndLogits: out.EndLogits,
-		StartPositions: in.StartPositions, EndPositions: in.EndPositions}, out)
+	return out.WithLoss(m.Spec, task.Inputs{StartLogits: out.StartLogits, EndLogits: out.EndLogits,
+		StartPositions: in.StartPositions, EndPositions: in.EndPositions})
 }
 
 // Save writes dir as save_pretrained.
@@ -487,31 +558,33 @@ func (m *ForMultipleChoice) Train(on bool) { m.Bert.Train(on) }
 // Forward takes InputIDs (and TokenTypeIDs, AttentionMask) [B, K, T] and
 // returns logits [B, K] and, with Labels [B] (the right choice), the loss.
 func (m *ForMultipleChoice) Forward(in Batch) (Output, error) {
+	f := m.Bert.Config.family()
 	if in.InputIDs == nil || in.InputIDs.Rank() != 3 {
-		return Output{}, fmt.Errorf("bert: multiple choice input_ids must be [batch, choices, seq]")
+		return Output{}, fmt.Errorf("%s: multiple choice input_ids must be [batch, choices, seq]", f)
 	}
 	B, K, T := in.InputIDs.Dim(0), in.InputIDs.Dim(1), in.InputIDs.Dim(2)
 	flat := Batch{InputIDs: tensor.Reshape(in.InputIDs, B*K, T)}
-	for _, f := range []struct{ src, dst **tensor.Tensor }{{&in.TokenTypeIDs, &flat.TokenTypeIDs}, {&in.AttentionMask, &flat.AttentionMask}} {
-		if *f.src != nil {
-			if !sameShape((*f.src).Shape(), B, K, T) {
-				return Output{}, fmt.Errorf("bert: multiple choice token_type_ids/attention_mask %v must be [%d %d %d]", (*f.src).Shape(), B, K, T)
+	for _, x := range []struct{ src, dst **tensor.Tensor }{{&in.TokenTypeIDs, &flat.TokenTypeIDs},
+		{&in.AttentionMask, &flat.AttentionMask}, {&in.PositionIDs, &flat.PositionIDs}} {
+		if *x.src != nil {
+			if !sameShape((*x.src).Shape(), B, K, T) {
+				return Output{}, fmt.Errorf("%s: multiple choice token_type_ids/attention_mask/position_ids %v must be [%d %d %d]", f, (*x.src).Shape(), B, K, T)
 			}
-			*f.dst = tensor.Reshape(*f.src, B*K, T)
+			*x.dst = tensor.Reshape(*x.src, B*K, T)
 		}
 	}
 	_, pooled, err := m.Bert.Forward(flat)
 	if err != nil {
 		return Output{}, err
 	}
-	pooled = m.Bert.mode.dropout(pooled, m.Bert.Config.classifierDropout())
+	pooled = m.Bert.mode.dropout(pooled, m.Bert.Config.ClassifierDropoutProb())
 	out := Output{Logits: tensor.Reshape(m.Classifier.Forward(pooled), B, K)}
 	if in.Labels == nil {
 		return out, nil
 	}
 	spec := m.Spec
 	spec.NumChoices = K
-	return lossFor(spec, task.Inputs{Logits: out.Logits, Labels: in.Labels}, out)
+	return out.WithLoss(spec, task.Inputs{Logits: out.Logits, Labels: in.Labels})
 }
 
 // Save writes dir as save_pretrained.
@@ -586,7 +659,7 @@ func (m *ForMaskedLM) Forward(in Batch) (Output, error) {
 	if labels == nil {
 		return out, nil
 	}
-	return lossFor(m.Spec, task.Inputs{Logits: out.Logits, Labels: labels}, out)
+	return out.WithLoss(m.Spec, task.Inputs{Logits: out.Logits, Labels: labels})
 }
 
 // Save writes dir as save_pretrained (the tied decoder left out).
@@ -606,23 +679,11 @@ func LoadForMaskedLM(dir string, seed uint64) (*ForMaskedLM, checkpoint.Report, 
 // checkpoints carry the position_ids buffer.
 var ignoreUnexpected = []*regexp.Regexp{regexp.MustCompile(`position_ids`)}
 
+var loadOptions = checkpoint.LoadOptions{BasePrefix: BasePrefix, IgnoreUnexpected: ignoreUnexpected}
+
 // load builds a model from dir/config.json with build and loads dir's weights.
 func load[M interface{ Params() *nn.Params }](dir string, seed uint64, build func(Config, uint64) (M, error)) (M, checkpoint.Report, error) {
-	var zero M
-	c, err := ReadConfig(dir)
-	if err != nil {
-		return zero, checkpoint.Report{}, err
-	}
-	m, err := build(c, seed)
-	if err != nil {
-		return zero, checkpoint.Report{}, err
-	}
-	sd, err := checkpoint.Load(dir)
-	if err != nil {
-		return zero, checkpoint.Report{}, err
-	}
-	rep, err := LoadState(m.Params(), sd)
-	return m, rep, err
+	return pretrained.Load(dir, seed, ReadConfig, build, loadOptions)
 }
 
 // LoadState copies a state dict into a model's parameters with BERT's base
@@ -634,16 +695,11 @@ func LoadState(p *nn.Params, sd checkpoint.StateDict) (checkpoint.Report, error)
 // StateLoadOptions are the checkpoint options LoadState uses (base prefix
 // and HF's ignore list), for callers that add their own (a new label set).
 func StateLoadOptions() checkpoint.LoadOptions {
-	return checkpoint.LoadOptions{BasePrefix: BasePrefix, IgnoreUnexpected: ignoreUnexpected}
+	return loadOptions
 }
 
+// save writes dir as save_pretrained, with config.json's architectures [arch].
 func save(dir string, c Config, p *nn.Params, arch string, tied []string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if _, err := checkpoint.Save(dir, checkpoint.StateDict(p.Map()), checkpoint.SaveOptions{TiedKeys: tied}); err != nil {
-		return err
-	}
 	c.Architectures = []string{arch}
-	return WriteConfig(dir, c)
+	return pretrained.Save(dir, p, tied, func(dir string) error { return WriteConfig(dir, c) })
 }

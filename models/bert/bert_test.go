@@ -10,108 +10,61 @@ import (
 	"testing"
 
 	"github.com/kiln-ml/kiln/checkpoint"
+	"github.com/kiln-ml/kiln/models/internal/paritytest"
+	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/tensor"
 )
 
-// expected is tools/modelref/bert_ref.py's expected.json.
-type expected struct {
-	InputIDs      [][]int64          `json:"input_ids"`
-	TokenTypeIDs  [][]int64          `json:"token_type_ids"`
-	AttentionMask [][]int64          `json:"attention_mask"`
-	Labels        []int64            `json:"labels"`
-	Logits        [][]float64        `json:"logits"`
-	Loss          float64            `json:"loss"`
-	GradNorms     map[string]float64 `json:"grad_norms"`
-}
-
-func readExpected(t *testing.T, dir string) expected {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+// TestParity runs every head on tools/modelref/bert_ref.py's fixtures: seqcls
+// is a whole checkpoint; the other heads take its encoder and their own
+// head.safetensors.
+func TestParity(t *testing.T) {
+	base, err := checkpoint.Load(filepath.Join("testdata", "seqcls"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var e expected
-	if err := json.Unmarshal(b, &e); err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-func int2D(rows [][]int64) *tensor.Tensor {
-	var flat []int64
-	for _, r := range rows {
-		flat = append(flat, r...)
-	}
-	return tensor.FromInt64(flat, len(rows), len(rows[0]))
-}
-
-// relErr is |got-want| / max(|want|, floor): relative, with a floor so that
-// values near zero are compared absolutely.
-func relErr(got, want, floor float64) float64 {
-	return math.Abs(got-want) / math.Max(math.Abs(want), floor)
-}
-
-func TestParitySequenceClassification(t *testing.T) {
-	dir := filepath.Join("testdata", "seqcls")
-	e := readExpected(t, dir)
-	m, rep, err := LoadForSequenceClassification(dir, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Missing)+len(rep.Unexpected)+len(rep.Mismatched) != 0 {
-		t.Fatalf("load report: %v", rep)
-	}
-	out, err := m.Forward(Batch{InputIDs: int2D(e.InputIDs), TokenTypeIDs: int2D(e.TokenTypeIDs),
-		AttentionMask: int2D(e.AttentionMask), Labels: tensor.FromInt64(e.Labels, len(e.Labels))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := out.Logits.Shape(); !reflect.DeepEqual(got, []int{len(e.Logits), len(e.Logits[0])}) {
-		t.Fatalf("logits shape %v", got)
-	}
-	worst := 0.0
-	for i, row := range e.Logits {
-		for j, want := range row {
-			got := float64(out.Logits.Float32s()[i*len(row)+j])
-			worst = math.Max(worst, relErr(got, want, 1e-2))
-		}
-	}
-	if worst > 1e-4 {
-		t.Errorf("logits: worst relative error %.2e > 1e-4", worst)
-	}
-	if r := relErr(out.Loss.Item(), e.Loss, 1e-6); r > 1e-4 {
-		t.Errorf("loss %.7f, want %.7f (rel %.2e)", out.Loss.Item(), e.Loss, r)
-	}
-	if !strings.Contains(out.Explanation.String(), "cross_entropy") {
-		t.Errorf("explanation %q does not name cross_entropy", out.Explanation)
-	}
-	out.Loss.Backward()
-	params := m.Params()
-	if len(e.GradNorms) != params.Len() {
-		t.Errorf("%d reference gradients, %d parameters", len(e.GradNorms), params.Len())
-	}
-	worstG, worstName := 0.0, ""
-	for name, want := range e.GradNorms {
-		p := params.Get(name)
-		if p == nil {
-			t.Errorf("no parameter %s", name)
-			continue
-		}
-		got := 0.0
-		if g := p.Grad(); g != nil {
-			for _, v := range g.Float32s() {
-				got += float64(v) * float64(v)
+	for _, tc := range []struct {
+		name  string
+		build func(Config) (headModel, error)
+	}{
+		{"seqcls", func(c Config) (headModel, error) { return NewForSequenceClassification(c, 1) }},
+		{"tokcls", func(c Config) (headModel, error) { return NewForTokenClassification(c, 1) }},
+		{"qa", func(c Config) (headModel, error) { return NewForQuestionAnswering(c, 1) }},
+		{"mc", func(c Config) (headModel, error) { return NewForMultipleChoice(c, 1) }},
+		{"mlm", func(c Config) (headModel, error) { return NewForMaskedLM(c, 1) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join("testdata", tc.name)
+			e := paritytest.Read(t, dir)
+			c, err := ReadConfig(dir)
+			if err != nil {
+				t.Fatal(err)
 			}
-			got = math.Sqrt(got)
-		}
-		if r := relErr(got, want, 1e-6); r > worstG {
-			worstG, worstName = r, name
-		}
+			m, err := tc.build(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := LoadState(m.Params(), paritytest.Weights(t, dir, base, "bert.", m.Params()))
+			if err != nil || len(rep.Missing)+len(rep.Unexpected)+len(rep.Mismatched) != 0 {
+				t.Fatalf("load: %v %v", err, rep)
+			}
+			out, err := m.Forward(Batch{InputIDs: paritytest.Ints(t, e.InputIDs), TokenTypeIDs: paritytest.Ints(t, e.TokenTypeIDs),
+				AttentionMask: paritytest.Ints(t, e.AttentionMask), Labels: paritytest.Ints(t, e.Labels),
+				StartPositions: paritytest.Ints(t, e.Start), EndPositions: paritytest.Ints(t, e.End)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.name == "seqcls" && !strings.Contains(out.Explanation.String(), "cross_entropy") {
+				t.Errorf("explanation %q does not name cross_entropy", out.Explanation)
+			}
+			paritytest.Check(t, out.Logits, out.StartLogits, out.EndLogits, out.Loss, m.Params(), e)
+		})
 	}
-	if worstG > 1e-3 {
-		t.Errorf("gradient norms: worst relative error %.2e (%s) > 1e-3", worstG, worstName)
-	}
-	t.Logf("logits rel %.1e, loss %.7f vs %.7f, grad-norm rel %.1e (%s)", worst, out.Loss.Item(), e.Loss, worstG, worstName)
+}
+
+type headModel interface {
+	Params() *nn.Params
+	Forward(Batch) (Output, error)
 }
 
 // TestSaveLoadRoundTrip: load, save, load gives bit-identical tensors and the same config.
@@ -290,6 +243,8 @@ func TestBadInput(t *testing.T) {
 		{Batch{InputIDs: tensor.Zeros(tensor.Int64, 1, 2), TokenTypeIDs: tensor.FromInt64([]int64{0, 2}, 1, 2)}, "token_type_ids[0][1] = 2"},
 		{Batch{InputIDs: tensor.Zeros(tensor.Int64, 1, 2), AttentionMask: tensor.Zeros(tensor.Int64, 1, 3)}, "attention_mask"},
 		{Batch{InputIDs: tensor.Zeros(tensor.Int64, 1, 2), Labels: tensor.FromInt64([]int64{5}, 1)}, "5"},
+		{Batch{InputIDs: tensor.Zeros(tensor.Int64, 1, 2), PositionIDs: tensor.FromInt64([]int64{0, 16}, 1, 2)}, "position_ids[0][1] = 16 outside [0, 16)"},
+		{Batch{InputIDs: tensor.Zeros(tensor.Int64, 1, 2), PositionIDs: tensor.Zeros(tensor.Int64, 2, 2)}, "position_ids [2 2] must be int64 [1 2]"},
 	} {
 		if _, err := m.Forward(tc.in); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want one containing %q", err, tc.want)
@@ -328,6 +283,48 @@ func TestConfig(t *testing.T) {
 		if _, err := ParseConfig([]byte(bad)); err == nil {
 			t.Errorf("%s: no error", bad)
 		}
+	}
+}
+
+// TestPositionIDs: explicit position_ids 0..T-1 are the default; others
+// change the output.
+func TestPositionIDs(t *testing.T) {
+	m, _ := NewForSequenceClassification(tinyConfig(), 1)
+	ids := tensor.FromInt64([]int64{1, 5, 7, 9, 2, 8, 4, 6}, 2, 4)
+	run := func(pos []int64) []float32 {
+		in := Batch{InputIDs: ids}
+		if pos != nil {
+			in.PositionIDs = tensor.FromInt64(pos, 2, 4)
+		}
+		out, err := m.Forward(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Logits.Float32s()
+	}
+	def := run(nil)
+	if got := run([]int64{0, 1, 2, 3, 0, 1, 2, 3}); !reflect.DeepEqual(got, def) {
+		t.Errorf("position_ids 0..T-1: %v, default %v", got, def)
+	}
+	if got := run([]int64{5, 6, 7, 8, 0, 1, 2, 3}); reflect.DeepEqual(got, def) {
+		t.Error("other position_ids do not change the logits")
+	}
+}
+
+// TestPositionIDsFromInputIDs: RoBERTa's positions, padding on either side.
+func TestPositionIDsFromInputIDs(t *testing.T) {
+	ids := tensor.FromInt64([]int64{
+		0, 5, 6, 2, 1, 1, // right padding
+		1, 1, 0, 7, 2, 1, // left and right
+		0, 1, 8, 2, 9, 3, // a pad id in the middle is skipped too
+	}, 3, 6)
+	want := []int64{
+		2, 3, 4, 5, 1, 1,
+		1, 1, 2, 3, 4, 1,
+		2, 1, 3, 4, 5, 6,
+	}
+	if got := PositionIDsFromInputIDs(ids, 1).Int64s(); !reflect.DeepEqual(got, want) {
+		t.Errorf("PositionIDs\n%v\nwant\n%v", got, want)
 	}
 }
 

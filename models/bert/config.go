@@ -1,17 +1,15 @@
 package bert
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"github.com/kiln-ml/kiln/models/hflabels"
-	"os"
-	"path/filepath"
 )
 
 // Config is HF's BertConfig, read from and written to config.json. Defaults
 // are BertConfig's (bert-base-uncased).
 type Config struct {
+	ModelType                 string   // model_type: "bert"; RoBERTa's "roberta" has the same keys (models/roberta)
 	VocabSize                 int      // vocab_size, 30522
 	HiddenSize                int      // hidden_size, 768: width of every token vector
 	NumHiddenLayers           int      // num_hidden_layers, 12
@@ -40,7 +38,7 @@ type Config struct {
 // DefaultConfig returns BertConfig() with its defaults.
 func DefaultConfig() Config {
 	return Config{
-		VocabSize: 30522, HiddenSize: 768, NumHiddenLayers: 12, NumAttentionHeads: 12,
+		ModelType: "bert", VocabSize: 30522, HiddenSize: 768, NumHiddenLayers: 12, NumAttentionHeads: 12,
 		IntermediateSize: 3072, HiddenAct: "gelu", HiddenDropoutProb: 0.1,
 		AttentionProbsDropoutProb: 0.1, MaxPositionEmbeddings: 512, TypeVocabSize: 2,
 		InitializerRange: 0.02, LayerNormEps: 1e-12, PositionEmbeddingType: "absolute",
@@ -55,70 +53,71 @@ func (c Config) NumLabels() int { return len(c.ID2Label) }
 // num_labels setter does.
 func (c *Config) SetNumLabels(n int) { c.ID2Label = hflabels.Default(n) }
 
-// classifierDropout is classifier_dropout, or hidden_dropout_prob when unset.
-func (c Config) classifierDropout() float64 {
+// ClassifierDropoutProb is classifier_dropout, or hidden_dropout_prob when
+// unset: the dropout HF's heads put before their classifier.
+func (c Config) ClassifierDropoutProb() float64 {
 	if c.ClassifierDropout != nil {
 		return *c.ClassifierDropout
 	}
 	return c.HiddenDropoutProb
 }
 
+// family is model_type, the prefix of every error ("bert" when unset).
+func (c Config) family() string {
+	if c.ModelType == "" {
+		return "bert"
+	}
+	return c.ModelType
+}
+
 // Validate reports a configuration this implementation cannot build.
 func (c Config) Validate() error {
+	f := c.family()
 	switch {
 	case c.VocabSize <= 0, c.HiddenSize <= 0, c.NumHiddenLayers < 0, c.NumAttentionHeads <= 0,
 		c.IntermediateSize <= 0, c.MaxPositionEmbeddings <= 0, c.TypeVocabSize <= 0:
-		return fmt.Errorf("bert: sizes must be positive (vocab_size %d, hidden_size %d, num_hidden_layers %d, num_attention_heads %d, intermediate_size %d, max_position_embeddings %d, type_vocab_size %d)",
-			c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.MaxPositionEmbeddings, c.TypeVocabSize)
+		return fmt.Errorf("%s: sizes must be positive (vocab_size %d, hidden_size %d, num_hidden_layers %d, num_attention_heads %d, intermediate_size %d, max_position_embeddings %d, type_vocab_size %d)",
+			f, c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.MaxPositionEmbeddings, c.TypeVocabSize)
 	case c.HiddenSize%c.NumAttentionHeads != 0:
-		return fmt.Errorf("bert: hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
+		return fmt.Errorf("%s: hidden_size %d is not a multiple of num_attention_heads %d", f, c.HiddenSize, c.NumAttentionHeads)
 	case c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize:
-		return fmt.Errorf("bert: pad_token_id %d outside [0, vocab_size %d)", c.PadTokenID, c.VocabSize)
+		return fmt.Errorf("%s: pad_token_id %d outside [0, vocab_size %d)", f, c.PadTokenID, c.VocabSize)
 	case c.PositionEmbeddingType != "absolute":
-		return fmt.Errorf("bert: position_embedding_type %q is not supported (only \"absolute\")", c.PositionEmbeddingType)
+		return fmt.Errorf("%s: position_embedding_type %q is not supported (only \"absolute\")", f, c.PositionEmbeddingType)
 	}
 	switch c.HiddenAct {
 	case "gelu", "gelu_new", "relu":
 	default:
-		return fmt.Errorf("bert: hidden_act %q is not supported (gelu, gelu_new, relu)", c.HiddenAct)
+		return fmt.Errorf("%s: hidden_act %q is not supported (gelu, gelu_new, relu)", f, c.HiddenAct)
 	}
 	switch c.ProblemType {
 	case "", "regression", "single_label_classification", "multi_label_classification":
 	default:
-		return fmt.Errorf("bert: problem_type %q is not one of regression, single_label_classification, multi_label_classification", c.ProblemType)
+		return fmt.Errorf("%s: problem_type %q is not one of regression, single_label_classification, multi_label_classification", f, c.ProblemType)
 	}
 	return nil
 }
 
 // ReadConfig reads dir/config.json (or the file itself if path is a file).
 // model_type must be "bert"; missing keys take BertConfig's defaults.
-func ReadConfig(path string) (Config, error) {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, "config.json")
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, err
-	}
-	c, err := ParseConfig(b)
-	if err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
+func ReadConfig(path string) (Config, error) { return ReadConfigAs(path, DefaultConfig()) }
+
+// ReadConfigAs is ReadConfig for a family that shares BertConfig's keys
+// (RoBERTa): model_type must be defaults.ModelType and missing keys take
+// defaults' values.
+func ReadConfigAs(path string, defaults Config) (Config, error) {
+	return hflabels.ReadConfig(path, func(b []byte) (Config, error) { return ParseConfigAs(b, defaults) })
 }
 
 // ParseConfig decodes the JSON of a config.json.
-func ParseConfig(b []byte) (Config, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return Config{}, err
-	}
-	c := DefaultConfig()
-	var modelType string
-	var numLabels *int
-	var label2id map[string]int
+func ParseConfig(b []byte) (Config, error) { return ParseConfigAs(b, DefaultConfig()) }
+
+// ParseConfigAs is ParseConfig with another family's defaults and model_type
+// (see ReadConfigAs).
+func ParseConfigAs(b []byte, defaults Config) (Config, error) {
+	c := defaults
 	fields := map[string]any{
-		"model_type": &modelType, "vocab_size": &c.VocabSize, "hidden_size": &c.HiddenSize,
+		"vocab_size": &c.VocabSize, "hidden_size": &c.HiddenSize,
 		"num_hidden_layers": &c.NumHiddenLayers, "num_attention_heads": &c.NumAttentionHeads,
 		"intermediate_size": &c.IntermediateSize, "hidden_act": &c.HiddenAct,
 		"hidden_dropout_prob": &c.HiddenDropoutProb, "attention_probs_dropout_prob": &c.AttentionProbsDropoutProb,
@@ -126,56 +125,28 @@ func ParseConfig(b []byte) (Config, error) {
 		"type_vocab_size": &c.TypeVocabSize, "initializer_range": &c.InitializerRange,
 		"layer_norm_eps": &c.LayerNormEps, "pad_token_id": &c.PadTokenID,
 		"position_embedding_type": &c.PositionEmbeddingType, "problem_type": &c.ProblemType,
-		"architectures": &c.Architectures, "num_labels": &numLabels, "label2id": &label2id,
+		"architectures": &c.Architectures,
 	}
-	c.Extra = map[string]json.RawMessage{}
-	var id2label map[string]string
-	for k, v := range raw {
-		if k == "id2label" {
-			if err := json.Unmarshal(v, &id2label); err != nil {
-				return Config{}, fmt.Errorf("id2label: %w", err)
-			}
-			continue
-		}
-		dst, ok := fields[k]
-		if !ok {
-			var buf bytes.Buffer
-			if err := json.Compact(&buf, v); err != nil {
-				return Config{}, fmt.Errorf("%s: %w", k, err)
-			}
-			c.Extra[k] = buf.Bytes()
-			continue
-		}
-		if string(v) == "null" && k != "classifier_dropout" && k != "problem_type" && k != "architectures" {
-			continue // HF writes null for some unset optional ids; keep the default
-		}
-		if err := json.Unmarshal(v, dst); err != nil {
-			return Config{}, fmt.Errorf("%s: %w", k, err)
-		}
-	}
-	if modelType != "bert" {
-		return Config{}, fmt.Errorf("model_type %q is not \"bert\"", modelType)
-	}
-	labels, err := hflabels.Parse(id2label, numLabels, label2id)
+	labels, extra, err := hflabels.DecodeConfig(b, c.family(), fields, nullable)
 	if err != nil {
 		return Config{}, err
 	}
+	c.Extra = extra
 	if labels != nil {
 		c.ID2Label = labels
 	}
 	return c, c.Validate()
 }
 
+// nullable are the keys whose JSON null means "unset", as in HF; a null
+// elsewhere keeps the default.
+var nullable = map[string]bool{"classifier_dropout": true, "problem_type": true, "architectures": true}
+
 // MarshalJSON writes the config as PretrainedConfig.to_json_string does:
 // sorted keys, id2label/label2id (not num_labels), Extra keys kept.
 func (c Config) MarshalJSON() ([]byte, error) {
-	m := map[string]any{}
-	for k, v := range c.Extra {
-		m[k] = v
-	}
-	id2label, label2id := hflabels.Maps(c.ID2Label)
-	for k, v := range map[string]any{
-		"model_type": "bert", "vocab_size": c.VocabSize, "hidden_size": c.HiddenSize,
+	m := map[string]any{
+		"vocab_size": c.VocabSize, "hidden_size": c.HiddenSize,
 		"num_hidden_layers": c.NumHiddenLayers, "num_attention_heads": c.NumAttentionHeads,
 		"intermediate_size": c.IntermediateSize, "hidden_act": c.HiddenAct,
 		"hidden_dropout_prob": c.HiddenDropoutProb, "attention_probs_dropout_prob": c.AttentionProbsDropoutProb,
@@ -183,9 +154,6 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		"type_vocab_size": c.TypeVocabSize, "initializer_range": c.InitializerRange,
 		"layer_norm_eps": c.LayerNormEps, "pad_token_id": c.PadTokenID,
 		"position_embedding_type": c.PositionEmbeddingType,
-		"id2label":                id2label, "label2id": label2id,
-	} {
-		m[k] = v
 	}
 	if c.ProblemType != "" {
 		m["problem_type"] = c.ProblemType
@@ -193,14 +161,8 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	if len(c.Architectures) > 0 {
 		m["architectures"] = c.Architectures
 	}
-	return json.MarshalIndent(m, "", "  ")
+	return hflabels.EncodeConfig(c.family(), m, c.ID2Label, c.Extra)
 }
 
 // WriteConfig writes dir/config.json.
-func WriteConfig(dir string, c Config) error {
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "config.json"), append(b, '\n'), 0o644)
-}
+func WriteConfig(dir string, c Config) error { return hflabels.WriteConfig(dir, c) }

@@ -1,12 +1,9 @@
 package gpt2
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"github.com/kiln-ml/kiln/models/hflabels"
-	"os"
-	"path/filepath"
 )
 
 // Config is HF's GPT2Config, read from and written to config.json. Defaults
@@ -97,20 +94,7 @@ func (c Config) Validate() error {
 
 // ReadConfig reads dir/config.json (or the file itself if path is a file).
 // model_type must be "gpt2"; missing keys take GPT2Config's defaults.
-func ReadConfig(path string) (Config, error) {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, "config.json")
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, err
-	}
-	c, err := ParseConfig(b)
-	if err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
-}
+func ReadConfig(path string) (Config, error) { return hflabels.ReadConfig(path, ParseConfig) }
 
 // nullable are the keys whose JSON null means "unset" (nil), as in HF.
 var nullable = map[string]bool{"n_inner": true, "pad_token_id": true, "bos_token_id": true, "eos_token_id": true,
@@ -118,16 +102,9 @@ var nullable = map[string]bool{"n_inner": true, "pad_token_id": true, "bos_token
 
 // ParseConfig decodes the JSON of a config.json.
 func ParseConfig(b []byte) (Config, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return Config{}, err
-	}
 	c := DefaultConfig()
-	var modelType string
-	var numLabels *int
-	var label2id map[string]int
 	fields := map[string]any{
-		"model_type": &modelType, "vocab_size": &c.VocabSize, "n_positions": &c.NPositions,
+		"vocab_size": &c.VocabSize, "n_positions": &c.NPositions,
 		"n_embd": &c.NEmbd, "n_layer": &c.NLayer, "n_head": &c.NHead, "n_inner": &c.NInner,
 		"activation_function": &c.ActivationFunction, "resid_pdrop": &c.ResidPdrop,
 		"embd_pdrop": &c.EmbdPdrop, "attn_pdrop": &c.AttnPdrop, "layer_norm_epsilon": &c.LayerNormEpsilon,
@@ -135,40 +112,12 @@ func ParseConfig(b []byte) (Config, error) {
 		"scale_attn_by_inverse_layer_idx": &c.ScaleAttnByInverseLayerIdx, "pad_token_id": &c.PadTokenID,
 		"bos_token_id": &c.BOSTokenID, "eos_token_id": &c.EOSTokenID,
 		"problem_type": &c.ProblemType, "architectures": &c.Architectures,
-		"num_labels": &numLabels, "label2id": &label2id,
 	}
-	c.Extra = map[string]json.RawMessage{}
-	var id2label map[string]string
-	for k, v := range raw {
-		if k == "id2label" {
-			if err := json.Unmarshal(v, &id2label); err != nil {
-				return Config{}, fmt.Errorf("id2label: %w", err)
-			}
-			continue
-		}
-		dst, ok := fields[k]
-		if !ok {
-			var buf bytes.Buffer
-			if err := json.Compact(&buf, v); err != nil {
-				return Config{}, fmt.Errorf("%s: %w", k, err)
-			}
-			c.Extra[k] = buf.Bytes()
-			continue
-		}
-		if string(v) == "null" && !nullable[k] {
-			continue // keep the default
-		}
-		if err := json.Unmarshal(v, dst); err != nil {
-			return Config{}, fmt.Errorf("%s: %w", k, err)
-		}
-	}
-	if modelType != "gpt2" {
-		return Config{}, fmt.Errorf("model_type %q is not \"gpt2\"", modelType)
-	}
-	labels, err := hflabels.Parse(id2label, numLabels, label2id)
+	labels, extra, err := hflabels.DecodeConfig(b, "gpt2", fields, nullable)
 	if err != nil {
 		return Config{}, err
 	}
+	c.Extra = extra
 	if labels != nil {
 		c.ID2Label = labels
 	}
@@ -179,22 +128,14 @@ func ParseConfig(b []byte) (Config, error) {
 // sorted keys, id2label/label2id (not num_labels), null for unset ids and
 // n_inner, Extra keys kept.
 func (c Config) MarshalJSON() ([]byte, error) {
-	m := map[string]any{}
-	for k, v := range c.Extra {
-		m[k] = v
-	}
-	id2label, label2id := hflabels.Maps(c.ID2Label)
-	for k, v := range map[string]any{
-		"model_type": "gpt2", "vocab_size": c.VocabSize, "n_positions": c.NPositions,
+	m := map[string]any{
+		"vocab_size": c.VocabSize, "n_positions": c.NPositions,
 		"n_embd": c.NEmbd, "n_layer": c.NLayer, "n_head": c.NHead, "n_inner": c.NInner,
 		"activation_function": c.ActivationFunction, "resid_pdrop": c.ResidPdrop,
 		"embd_pdrop": c.EmbdPdrop, "attn_pdrop": c.AttnPdrop, "layer_norm_epsilon": c.LayerNormEpsilon,
 		"initializer_range": c.InitializerRange, "scale_attn_weights": c.ScaleAttnWeights,
 		"scale_attn_by_inverse_layer_idx": c.ScaleAttnByInverseLayerIdx, "pad_token_id": c.PadTokenID,
 		"bos_token_id": c.BOSTokenID, "eos_token_id": c.EOSTokenID,
-		"id2label": id2label, "label2id": label2id,
-	} {
-		m[k] = v
 	}
 	if c.ProblemType != "" {
 		m["problem_type"] = c.ProblemType
@@ -202,14 +143,8 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	if len(c.Architectures) > 0 {
 		m["architectures"] = c.Architectures
 	}
-	return json.MarshalIndent(m, "", "  ")
+	return hflabels.EncodeConfig("gpt2", m, c.ID2Label, c.Extra)
 }
 
 // WriteConfig writes dir/config.json.
-func WriteConfig(dir string, c Config) error {
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "config.json"), append(b, '\n'), 0o644)
-}
+func WriteConfig(dir string, c Config) error { return hflabels.WriteConfig(dir, c) }

@@ -14,10 +14,10 @@ package gpt2
 import (
 	"fmt"
 	"math"
-	"os"
 	"regexp"
 
 	"github.com/kiln-ml/kiln/checkpoint"
+	"github.com/kiln-ml/kiln/models/internal/pretrained"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/task"
 	"github.com/kiln-ml/kiln/tensor"
@@ -449,23 +449,11 @@ func LoadForSequenceClassification(dir string, seed uint64) (*ForSequenceClassif
 // "h.N.attn.bias" and "h.N.attn.masked_bias" (not "attn.c_attn.bias").
 var ignoreUnexpected = []*regexp.Regexp{regexp.MustCompile(`(^|\.)h\.\d+\.attn\.(masked_)?bias$`)}
 
+var loadOptions = checkpoint.LoadOptions{BasePrefix: BasePrefix, IgnoreUnexpected: ignoreUnexpected}
+
 // load builds a model from dir/config.json with build and loads dir's weights.
 func load[M interface{ Params() *nn.Params }](dir string, seed uint64, build func(Config, uint64) (M, error)) (M, checkpoint.Report, error) {
-	var zero M
-	c, err := ReadConfig(dir)
-	if err != nil {
-		return zero, checkpoint.Report{}, err
-	}
-	m, err := build(c, seed)
-	if err != nil {
-		return zero, checkpoint.Report{}, err
-	}
-	sd, err := checkpoint.Load(dir)
-	if err != nil {
-		return zero, checkpoint.Report{}, err
-	}
-	rep, err := LoadState(m.Params(), sd)
-	return m, rep, err
+	return pretrained.Load(dir, seed, ReadConfig, build, loadOptions)
 }
 
 // LoadState copies a state dict into a model's parameters with GPT-2's base
@@ -477,16 +465,11 @@ func LoadState(p *nn.Params, sd checkpoint.StateDict) (checkpoint.Report, error)
 // StateLoadOptions are the checkpoint options LoadState uses (base prefix
 // and HF's ignore list), for callers that add their own (a new label set).
 func StateLoadOptions() checkpoint.LoadOptions {
-	return checkpoint.LoadOptions{BasePrefix: BasePrefix, IgnoreUnexpected: ignoreUnexpected}
+	return loadOptions
 }
 
+// save writes dir as save_pretrained, with config.json's architectures [arch].
 func save(dir string, c Config, p *nn.Params, arch string, tied []string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if _, err := checkpoint.Save(dir, checkpoint.StateDict(p.Map()), checkpoint.SaveOptions{TiedKeys: tied}); err != nil {
-		return err
-	}
 	c.Architectures = []string{arch}
-	return WriteConfig(dir, c)
+	return pretrained.Save(dir, p, tied, func(dir string) error { return WriteConfig(dir, c) })
 }

@@ -10,70 +10,10 @@ import (
 	"testing"
 
 	"github.com/kiln-ml/kiln/checkpoint"
+	"github.com/kiln-ml/kiln/models/internal/paritytest"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/tensor"
 )
-
-// expected is tools/modelref/gpt2_ref.py's expected.json.
-type expected struct {
-	InputIDs      [][]int64          `json:"input_ids"`
-	AttentionMask [][]int64          `json:"attention_mask"`
-	Labels        json.RawMessage    `json:"labels"`
-	Logits        any                `json:"logits"`
-	Loss          float64            `json:"loss"`
-	GradNorms     map[string]float64 `json:"grad_norms"`
-}
-
-func readExpected(t *testing.T, dir string) expected {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var e expected
-	if err := json.Unmarshal(b, &e); err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-func int2D(rows [][]int64) *tensor.Tensor {
-	var flat []int64
-	for _, r := range rows {
-		flat = append(flat, r...)
-	}
-	return tensor.FromInt64(flat, len(rows), len(rows[0]))
-}
-
-// labels decodes [B] or [B, T] int labels.
-func labels(t *testing.T, raw json.RawMessage) *tensor.Tensor {
-	var rows [][]int64
-	if err := json.Unmarshal(raw, &rows); err == nil {
-		return int2D(rows)
-	}
-	var flat []int64
-	if err := json.Unmarshal(raw, &flat); err != nil {
-		t.Fatal(err)
-	}
-	return tensor.FromInt64(flat, len(flat))
-}
-
-func floats(v any) []float64 {
-	if l, ok := v.([]any); ok {
-		var out []float64
-		for _, x := range l {
-			out = append(out, floats(x)...)
-		}
-		return out
-	}
-	return []float64{v.(float64)}
-}
-
-// relErr is |got-want| / max(|want|, floor): relative, with a floor so that
-// values near zero are compared absolutely.
-func relErr(got, want, floor float64) float64 {
-	return math.Abs(got-want) / math.Max(math.Abs(want), floor)
-}
 
 type headModel interface {
 	Params() *nn.Params
@@ -82,60 +22,19 @@ type headModel interface {
 
 // checkParity runs m on e's inputs and compares logits (rel 1e-4), loss and
 // the gradient norm of every reference parameter (rel 1e-3).
-func checkParity(t *testing.T, m headModel, e expected) {
+func checkParity(t *testing.T, m headModel, e paritytest.Case) {
 	t.Helper()
-	out, err := m.Forward(Batch{InputIDs: int2D(e.InputIDs), AttentionMask: int2D(e.AttentionMask), Labels: labels(t, e.Labels)})
+	out, err := m.Forward(Batch{InputIDs: paritytest.Ints(t, e.InputIDs), AttentionMask: paritytest.Ints(t, e.AttentionMask),
+		Labels: paritytest.Ints(t, e.Labels)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, want := out.Logits.Float32s(), floats(e.Logits)
-	if len(got) != len(want) {
-		t.Fatalf("%d logits (shape %v), want %d", len(got), out.Logits.Shape(), len(want))
-	}
-	worst := 0.0
-	for i := range want {
-		worst = math.Max(worst, relErr(float64(got[i]), want[i], 1e-2))
-	}
-	if worst > 1e-4 {
-		t.Errorf("logits: worst relative error %.2e > 1e-4", worst)
-	}
-	if r := relErr(out.Loss.Item(), e.Loss, 1e-6); r > 1e-4 {
-		t.Errorf("loss %.7f, want %.7f (rel %.2e)", out.Loss.Item(), e.Loss, r)
-	}
-	out.Loss.Backward()
-	// Shift-invariant zeros (e.g. attn.c_attn's key bias, which adds the same
-	// value to every score of a query) hold float noise in the reference, so
-	// norms are compared relative to max(|want|, 1e-3 × the largest norm).
-	floor := 1e-6
-	for _, v := range e.GradNorms {
-		floor = math.Max(floor, 1e-3*v)
-	}
-	worstG, worstName := 0.0, ""
-	for name, want := range e.GradNorms {
-		p := m.Params().Get(name)
-		if p == nil {
-			t.Errorf("no parameter %s", name)
-			continue
-		}
-		got := 0.0
-		if g := p.Grad(); g != nil {
-			for _, v := range g.Float32s() {
-				got += float64(v) * float64(v)
-			}
-		}
-		if r := relErr(math.Sqrt(got), want, floor); r > worstG {
-			worstG, worstName = r, name
-		}
-	}
-	if worstG > 1e-3 {
-		t.Errorf("gradient norms: worst relative error %.2e (%s) > 1e-3", worstG, worstName)
-	}
-	t.Logf("logits rel %.1e, loss %.7f vs %.7f, grad-norm rel %.1e (%s)", worst, out.Loss.Item(), e.Loss, worstG, worstName)
+	paritytest.Check(t, out.Logits, nil, nil, out.Loss, m.Params(), e)
 }
 
 func TestParityLMHead(t *testing.T) {
 	dir := filepath.Join("testdata", "lm")
-	e := readExpected(t, dir)
+	e := paritytest.Read(t, dir)
 	m, rep, err := LoadLMHeadModel(dir, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +53,7 @@ func TestParityLMHead(t *testing.T) {
 
 func TestParitySequenceClassification(t *testing.T) {
 	dir := filepath.Join("testdata", "seqcls")
-	e := readExpected(t, dir)
+	e := paritytest.Read(t, dir)
 	c, err := ReadConfig(dir)
 	if err != nil {
 		t.Fatal(err)

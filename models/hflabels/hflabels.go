@@ -1,6 +1,8 @@
 // Package hflabels holds the label conventions every Hugging Face model
 // config shares (PretrainedConfig's id2label, label2id and num_labels), so
-// that each model file parses and writes them the same way.
+// that each model file parses and writes them the same way, and the
+// config.json decoding and encoding around them (DecodeConfig, EncodeConfig:
+// model_type checked, unknown keys kept).
 package hflabels
 
 import (

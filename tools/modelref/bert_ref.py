@@ -253,11 +253,12 @@ class BertForMaskedLM(nn.Module):
 
 def randomize(model, g):
     """Every parameter random and non-zero: weights N(0, 0.1), biases and LayerNorm betas
-    N(0, 0.1), LayerNorm gammas 1 + N(0, 0.1)."""
+    N(0, 0.1), LayerNorm gammas 1 + N(0, 0.1) (any name ending in LayerNorm.weight or
+    layer_norm.weight: BERT's, RoBERTa's lm_head, DistilBERT's)."""
     with torch.no_grad():
         for name, p in model.named_parameters():
             r = torch.randn(p.shape, generator=g) * 0.1
-            p.copy_(r + 1 if name.endswith("LayerNorm.weight") else r)
+            p.copy_(r + 1 if name.endswith(("LayerNorm.weight", "layer_norm.weight")) else r)
 
 
 def write_safetensors(path, sd):
@@ -288,16 +289,17 @@ def inputs(g, B, T):
     return ids, types, mask
 
 
-def write_case(name, config, model, extra_inputs, logits, loss, head_only=False):
+def write_case(name, config, model, extra_inputs, logits, loss, head_only=False, out=OUT, prefix="bert."):
     """head_only: the encoder is seqcls's (loaded from it), so only the head's own
-    tensors are written, as head.safetensors, to keep testdata small."""
-    d = os.path.join(OUT, name)
+    tensors (names not under prefix) are written, as head.safetensors, to keep
+    testdata small. out: the testdata folder (models/roberta, ... reuse this)."""
+    d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)
     sd = model.state_dict()
     if head_only:
-        write_safetensors(os.path.join(d, "head.safetensors"), {k: v for k, v in sd.items() if not k.startswith("bert.")})
+        write_safetensors(os.path.join(d, "head.safetensors"), {k: v for k, v in sd.items() if not k.startswith(prefix)})
     else:
         write_safetensors(os.path.join(d, "model.safetensors"), sd)
     grads = {n: p.grad.norm().item() if p.grad is not None else 0.0 for n, p in model.named_parameters()}
@@ -322,21 +324,23 @@ def seqcls():
                                     attention_mask=mask.tolist(), labels=labels.tolist()), logits, loss)
 
 
-def head_case(name, cls, config, seed, run):
-    """A head on seqcls's encoder: bert.* copied from it, head parameters random."""
+def head_case(name, cls, config, seed, run, base=None, prefix="bert.", out=OUT):
+    """A head on seqcls's encoder (or base's): bert.* (prefix) copied from it, head
+    parameters random."""
     m = cls(config)
-    base = BertForSequenceClassification(dict(CONFIG, id2label={"0": "a", "1": "b", "2": "c"}))
-    randomize(base, torch.Generator().manual_seed(1))
+    if base is None:
+        base = BertForSequenceClassification(dict(CONFIG, id2label={"0": "a", "1": "b", "2": "c"}))
+        randomize(base, torch.Generator().manual_seed(1))
     g = torch.Generator().manual_seed(seed)
     randomize(m, g)
     with torch.no_grad():
         for k, p in m.state_dict().items():
-            if k.startswith("bert."):
+            if k.startswith(prefix):
                 p.copy_(base.state_dict()[k])
     m.eval()
-    extra, out, loss = run(m, g)
+    extra, logits, loss = run(m, g)
     loss.backward()
-    write_case(name, config, m, extra, out, loss, head_only=True)
+    write_case(name, config, m, extra, logits, loss, head_only=True, out=out, prefix=prefix)
 
 
 def tokcls():

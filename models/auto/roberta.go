@@ -1,0 +1,82 @@
+package auto
+
+import (
+	"fmt"
+
+	"github.com/kiln-ml/kiln/checkpoint"
+	"github.com/kiln-ml/kiln/models/roberta"
+	"github.com/kiln-ml/kiln/task"
+)
+
+func init() { Register("roberta", loadRoberta) }
+
+// robertaModel adapts a RoBERTa head to Model. RoBERTa's heads take BERT's
+// Batch and give BERT's Output, so BERT's adapter serves; only the longest
+// input differs.
+type robertaModel struct{ *bertModel }
+
+func loadRoberta(dir string, o Options) (Model, checkpoint.Report, error) {
+	var rep checkpoint.Report
+	cfg, err := roberta.ReadConfig(dir)
+	if err != nil {
+		return nil, rep, err
+	}
+	if o.Labels != nil {
+		cfg.ID2Label = labelMap(o.Labels)
+	}
+	if o.ProblemType != "" {
+		cfg.ProblemType = o.ProblemType
+	}
+	var (
+		head bertHead
+		base *roberta.Model
+	)
+	switch o.Kind {
+	case task.SequenceClassification:
+		h, e := roberta.NewForSequenceClassification(cfg, o.Seed)
+		head, err = h, e
+		if e == nil {
+			base = h.Roberta
+		}
+	case task.TokenClassification:
+		h, e := roberta.NewForTokenClassification(cfg, o.Seed)
+		head, err = h, e
+		if e == nil {
+			base = h.Roberta
+		}
+	case task.QuestionAnswering:
+		h, e := roberta.NewForQuestionAnswering(cfg, o.Seed)
+		head, err = h, e
+		if e == nil {
+			base = h.Roberta
+		}
+	case task.MultipleChoice:
+		h, e := roberta.NewForMultipleChoice(cfg, o.Seed)
+		head, err = h, e
+		if e == nil {
+			base = h.Roberta
+		}
+	case task.MaskedLM:
+		h, e := roberta.NewForMaskedLM(cfg, o.Seed)
+		head, err = h, e
+		if e == nil {
+			base = h.Roberta
+		}
+	default:
+		return nil, rep, fmt.Errorf("roberta has no %s head (heads: sequence_classification, token_classification, question_answering, multiple_choice, masked_lm)", o.Kind)
+	}
+	if err != nil {
+		return nil, rep, err
+	}
+	m := robertaModel{&bertModel{head: head, kind: o.Kind, cfg: cfg, base: base.Model}}
+	rep, err = loadState(dir, m, o, roberta.StateLoadOptions())
+	return m, rep, err
+}
+
+// Config reports max_position_embeddings less pad_token_id + 1 as the
+// longest input: RoBERTa's positions start after the padding index.
+func (m robertaModel) Config() Config {
+	c := m.bertModel.Config()
+	c.MaxPositions -= c.PadTokenID + 1
+	return c
+}
