@@ -67,9 +67,13 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(stderr, "kiln: internal error: %v\n", r)
-			if os.Getenv("KILN_TRACEBACK") != "" {
-				stderr.Write(debug.Stack())
-			} else {
+			stack := debug.Stack()
+			switch path, err := writeCrashReport(args, r, stack); {
+			case os.Getenv("KILN_TRACEBACK") != "":
+				stderr.Write(stack)
+			case err == nil:
+				fmt.Fprintf(stderr, "kiln: this is a bug; the full trace is in %s (please attach it to a report)\n", path)
+			default:
 				fmt.Fprintln(stderr, "kiln: this is a bug; rerun with KILN_TRACEBACK=1 for the stack and please report it")
 			}
 			code = 3
@@ -103,6 +107,17 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "kiln %s: %v\n", args[0], err)
 		return 1
 	}
+}
+
+// writeCrashReport saves the command line, the panic value and the stack
+// in a file under the temporary directory and returns its path.
+func writeCrashReport(args []string, r any, stack []byte) (string, error) {
+	f, err := os.CreateTemp("", "kiln-crash-*.txt")
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(f, "kiln %s\npanic: %v\n\n%s", strings.Join(args, " "), r, stack)
+	return f.Name(), f.Close()
 }
 
 func printUsage(w io.Writer) {

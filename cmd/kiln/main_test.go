@@ -78,8 +78,16 @@ func TestParityFailuresExitNonZero(t *testing.T) {
 func TestPanicIsReportedNotThrown(t *testing.T) {
 	commands["boom"] = command{"test", func([]string, io.Writer, io.Writer) error { panic("kaboom") }}
 	defer delete(commands, "boom")
+	t.Setenv("TMPDIR", t.TempDir())
 	code, _, errs := runArgs("boom")
 	if code != 3 || !strings.Contains(errs, "internal error: kaboom") || strings.Contains(errs, "goroutine") {
 		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+	// The full trace went to the file the message names.
+	_, path, ok := strings.Cut(errs, "the full trace is in ")
+	path, _, _ = strings.Cut(path, " ")
+	b, err := os.ReadFile(path)
+	if !ok || err != nil || !strings.Contains(string(b), "goroutine") || !strings.Contains(string(b), "kiln boom") {
+		t.Errorf("crash report %q: %v\n%s", path, err, b)
 	}
 }
