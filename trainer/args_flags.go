@@ -60,7 +60,7 @@ var argHelp = []struct{ key, def, help string }{
 	{"label_names", "", "batch fields holding labels: labels, start_positions, end_positions (kiln names them itself)"},
 	{"dataloader_drop_last", "", "drop the last incomplete training batch of each epoch"},
 	{"group_by_length", "", "batch examples of similar length together (less padding)"},
-	{"resume_from_checkpoint", "", "checkpoint directory to resume training from"},
+	{"resume_from_checkpoint", "", "checkpoint directory to resume training from, or last (the newest checkpoint-N in output_dir)"},
 	{"ignore_data_skip", "", "when resuming, restart the interrupted epoch from its first batch"},
 	{"report_to", "none", "integrations: none, tensorboard, or all (= tensorboard); nothing leaves the machine"},
 	{"logging_dir", "output_dir/runs", "directory for TensorBoard event files"},
@@ -411,4 +411,19 @@ func cloneArgValue(v reflect.Value) reflect.Value {
 		return m
 	}
 	return v
+}
+
+// ArgsMarkdown is the configuration reference as a Markdown table (the
+// README's, checked by a test so that it cannot drift from the code).
+func ArgsMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| argument | type | default | meaning |\n|---|---|---|---|\n")
+	for _, d := range ArgDocs() {
+		def := d.Default
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s |\n", d.Key, d.Type, def, strings.ReplaceAll(d.Help, "|", `\|`))
+	}
+	return b.String()
 }

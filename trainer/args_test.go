@@ -664,3 +664,20 @@ func TestArgsSaveJSONMode(t *testing.T) {
 		t.Errorf("mode %v, want -rw-r--r--", fi.Mode())
 	}
 }
+
+// The README's configuration reference is ArgsMarkdown (regenerate with
+// go run ./tools/readmeargs).
+func TestArgDocsREADME(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i, j := strings.Index(s, "<!-- args:begin -->\n"), strings.Index(s, "<!-- args:end -->")
+	if i < 0 || j < i {
+		t.Fatal("README.md lacks the args:begin/args:end markers")
+	}
+	if got := s[i+len("<!-- args:begin -->\n") : j]; got != ArgsMarkdown() {
+		t.Error("README.md's configuration reference is stale: run go run ./tools/readmeargs")
+	}
+}
