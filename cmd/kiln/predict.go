@@ -16,6 +16,7 @@ import (
 	"github.com/kiln-ml/kiln/task"
 	"github.com/kiln-ml/kiln/tensor"
 	"github.com/kiln-ml/kiln/tokenizer"
+	"github.com/kiln-ml/kiln/trainer"
 )
 
 const predictUsage = "usage: kiln predict --model DIR --data FILE [--output OUT.jsonl] [--task KIND] [--batch-size N] [--max-length N]"
@@ -71,9 +72,6 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "kiln predict: warning: %d weights are not in the checkpoint and were initialised at random (%s)\n", len(rep.Missing), shortList(rep.Missing))
 	}
 	kind := model.Kind()
-	if kind == task.MultipleChoice || kind == task.CausalLM {
-		return fmt.Errorf("predict does not support the %s head yet", kind)
-	}
 	tok, err := tokenizer.Load(*modelDir)
 	if err != nil {
 		return fmt.Errorf("flag --model: tokenizer: %w", err)
@@ -200,6 +198,9 @@ func (p *predictor) labelField(r data.Row) string {
 func (p *predictor) example(r data.Row) (data.Example, bool, error) {
 	var e data.Example
 	e.Source, e.Line = r.File, r.Line
+	if p.kind == task.MultipleChoice {
+		return p.choiceExample(r)
+	}
 	pre := r.Has("input_ids")
 	if pre {
 		ids, err := r.Ints("input_ids")
@@ -321,6 +322,23 @@ func (p *predictor) example(r data.Row) (data.Example, bool, error) {
 		}
 		e.Labels = labels
 		return e, true, nil
+	case task.CausalLM:
+		// The tokens are their own targets (run_clm.py's labels =
+		// input_ids; the loss shifts them); pre-tokenized rows may give
+		// labels with -100 for tokens to leave out.
+		if pre && r.Has("labels") {
+			labels, err := r.Ints("labels")
+			if err != nil {
+				return e, false, err
+			}
+			if len(labels) != len(e.InputIDs) {
+				return e, false, r.Errorf("labels", nil, "has %d values, input_ids has %d", len(labels), len(e.InputIDs))
+			}
+			e.Labels = labels
+		} else {
+			e.Labels = append([]int(nil), e.InputIDs...)
+		}
+		return e, true, nil
 	case task.QuestionAnswering:
 		hasS, hasE := r.Has("start_positions"), r.Has("end_positions")
 		if !hasS && !hasE {
@@ -343,6 +361,27 @@ func (p *predictor) example(r data.Row) (data.Example, bool, error) {
 		return e, true, nil
 	}
 	return e, false, nil
+}
+
+// choiceExample encodes a multiple-choice row as run_swag.py does: the
+// context ("text", or SWAG's sent1/sent2 with --...) paired with each of
+// "choices"; "label" is the right choice's index.
+func (p *predictor) choiceExample(r data.Row) (data.Example, bool, error) {
+	labeled := r.Has("label")
+	row := r
+	if !labeled {
+		// The recipe needs a label; a placeholder is dropped below.
+		row.Fields = make(map[string]any, len(r.Fields)+1)
+		for k, v := range r.Fields {
+			row.Fields[k] = v
+		}
+		row.Fields["label"] = 0.0
+	}
+	f, err := data.Preprocess(data.Config{Task: data.MultipleChoice, Tokenizer: p.tok, ContextField: "text", MaxLength: p.maxLen}, []data.Row{row})
+	if err != nil {
+		return data.Example{}, false, err
+	}
+	return f.Examples[0], labeled, nil
 }
 
 // classID reads a class label: an id2label name, or an id in [0, C).
@@ -375,6 +414,9 @@ func (p *predictor) labelName(id int) string {
 
 // collateTask is the data task whose collation carries this head's labels.
 func (p *predictor) collateTask(labeled bool) data.Task {
+	if p.kind == task.MultipleChoice {
+		return data.MultipleChoice // [B, K, T] inputs, labeled or not
+	}
 	if !labeled {
 		return data.Classification // labels ignored
 	}
@@ -387,6 +429,10 @@ func (p *predictor) collateTask(labeled bool) data.Task {
 	switch p.kind {
 	case task.TokenClassification:
 		return data.TokenClassification
+	case task.CausalLM:
+		return data.CausalLM
+	case task.MultipleChoice:
+		return data.MultipleChoice
 	case task.MaskedLM:
 		return data.CausalLM // labels [B, T] padded with -100, no shift here
 	case task.QuestionAnswering:
@@ -395,28 +441,12 @@ func (p *predictor) collateTask(labeled bool) data.Task {
 	return data.Classification
 }
 
-// predBatch is a collated batch as tensors.
+// tensors is a collated batch as model inputs, without labels unless
+// labeled.
 func (p *predictor) tensors(b *data.Batch, labeled bool) auto.Batch {
-	in := auto.Batch{
-		InputIDs:      tensor.FromInt64(b.InputIDs, b.InputShape...),
-		AttentionMask: tensor.FromInt64(b.AttentionMask, b.InputShape...),
-	}
-	if b.TokenTypeIDs != nil {
-		in.TokenTypeIDs = tensor.FromInt64(b.TokenTypeIDs, b.InputShape...)
-	}
+	in := trainer.Tensors(b)
 	if !labeled {
-		return in
-	}
-	switch {
-	case b.FloatLabels != nil:
-		in.Labels = tensor.FromFloat32(b.FloatLabels, b.FloatLabelShape...)
-	case b.Labels != nil:
-		in.Labels = tensor.FromInt64(b.Labels, b.LabelShape...)
-	}
-	if b.StartPositions != nil {
-		B := len(b.StartPositions)
-		in.StartPositions = tensor.FromInt64(b.StartPositions, B)
-		in.EndPositions = tensor.FromInt64(b.EndPositions, B)
+		in.Labels, in.StartPositions, in.EndPositions = nil, nil, nil
 	}
 	return in
 }
@@ -504,6 +534,8 @@ func (p *predictor) forward(b *data.Batch, part []data.Example, labeled bool) (r
 			}
 			rows[i].Logits = v
 			switch {
+			case p.kind == task.MultipleChoice:
+				rows[i].Label = argmax(v) // the chosen choice's index
 			case p.regression():
 			case p.multiLabel():
 				names := []string{}

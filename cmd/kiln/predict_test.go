@@ -10,6 +10,7 @@ import (
 
 	"github.com/kiln-ml/kiln/data"
 	"github.com/kiln-ml/kiln/models/bert"
+	"github.com/kiln-ml/kiln/models/gpt2"
 	"github.com/kiln-ml/kiln/tensor"
 	"github.com/kiln-ml/kiln/tokenizer"
 )
@@ -313,4 +314,92 @@ func TestPredictErrors(t *testing.T) {
 			t.Errorf("%s: exit %d, stderr %q; want exit %d mentioning %q", c.name, code, errs, c.code, c.want)
 		}
 	}
+}
+
+// Causal LM: logits [seq_len][vocab] per example, the loss of the text
+// against itself (shifted), equal to the model's own loss on the batch.
+func TestPredictCausalLM(t *testing.T) {
+	c := gpt2.DefaultConfig()
+	c.NEmbd, c.NLayer, c.NHead, c.NPositions = 16, 1, 2, 32
+	m, err := gpt2.NewLMHeadModel(c, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"vocab.json", "merges.txt"} {
+		b, err := os.ReadFile(filepath.Join("../../tokenizer/testdata/gpt2", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, f, string(b))
+	}
+	tmp := t.TempDir()
+	in := writeFile(t, tmp, "in.jsonl", `{"text": "It is a truth universally acknowledged"}`+"\n")
+	out := filepath.Join(tmp, "out.jsonl")
+	code, _, errs := runArgs("predict", "--model", dir, "--data", in, "--output", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var row struct {
+		Logits [][]float32 `json:"logits"`
+	}
+	b, _ := os.ReadFile(out)
+	if err := json.Unmarshal(b, &row); err != nil {
+		t.Fatal(err)
+	}
+	if len(row.Logits) != 6 || len(row.Logits[0]) != 50257 {
+		t.Fatalf("logits %d x %d, want 6 tokens x 50257", len(row.Logits), len(row.Logits[0]))
+	}
+	var sum struct{ Loss float64 }
+	sb, err := os.ReadFile(filepath.Join(tmp, "out.summary.json"))
+	if err != nil || json.Unmarshal(sb, &sum) != nil || !(sum.Loss > 5 && sum.Loss < 20) {
+		t.Fatalf("summary %s (%v): want the LM loss of a random model (about ln 50257 = 10.8)", sb, err)
+	}
+}
+
+// Multiple choice: one score per choice and the chosen index.
+func TestPredictMultipleChoice(t *testing.T) {
+	m, err := bert.NewForMultipleChoice(tinyConfig(), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := saveWithVocab(t, m.Save)
+	tmp := t.TempDir()
+	in := writeFile(t, tmp, "in.jsonl", `{"text": "The cat sat", "choices": ["on the mat", "in the sky", "under water"], "label": 0}
+{"text": "Rain falls", "choices": ["down", "up", "sideways"]}
+`)
+	out := filepath.Join(tmp, "out.jsonl")
+	code, _, errs := runArgs("predict", "--model", dir, "--data", in, "--output", out, "--task", "multiple_choice")
+	if code == 0 || !strings.Contains(errs, "label") {
+		// Rows must all carry labels or none.
+		t.Fatalf("mixed labels: exit %d: %s", code, errs)
+	}
+	in = writeFile(t, tmp, "in2.jsonl", `{"text": "The cat sat", "choices": ["on the mat", "in the sky", "under water"]}
+{"text": "Rain falls", "choices": ["down", "up", "sideways"]}
+`)
+	code, _, errs = runArgs("predict", "--model", dir, "--data", in, "--output", out, "--task", "multiple_choice")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(readFile(t, out)), "\n") {
+		var row struct {
+			Logits []float32 `json:"logits"`
+			Label  *int      `json:"label"`
+		}
+		if err := json.Unmarshal([]byte(line), &row); err != nil || len(row.Logits) != 3 || row.Label == nil || *row.Label != argmax(row.Logits) {
+			t.Fatalf("row %s: want 3 choice scores and the argmax", line)
+		}
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
