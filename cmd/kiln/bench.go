@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,17 +24,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	infer := fs.Int("infer-steps", 5, "measured inference steps")
 	batch := fs.Int("batch", 0, "batch size (0: the config's)")
 	tag := fs.String("tag", "", "free text copied into the output")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: kiln bench [--config NAME] [--threads N] [--steps N] [--warmup N] [--infer-steps N] [--batch N] [--tag TEXT]")
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-		return usagef("%s", flagError(err))
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if help, err := parseFlags(fs, args, "usage: kiln bench [--config NAME] [--threads N] [--steps N] [--warmup N] [--infer-steps N] [--batch N] [--tag TEXT]", stdout); help || err != nil {
+		return err
 	}
 	if _, ok := benchbert.Shapes[*cfg]; !ok {
 		return usagef("flag --config: %q is not one of %s", *cfg, strings.Join(benchbert.Names(), ", "))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -71,17 +70,8 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	name := fs.String("task", "sentiment", "`DEMO`: sentiment (fine-food reviews), regression (State of the Union year), multilabel, ner, qa, clm (Jane Austen)")
 	out := fs.String("output_dir", "kiln-demo", "`DIR` for the run directories")
 	epochs := fs.Float64("epochs", 0, "training epochs `N` (default: the demo's own)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, demoUsage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-		return usagef("%s", flagError(err))
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if help, err := parseFlags(fs, args, demoUsage, stdout); help || err != nil {
+		return err
 	}
 	d, ok := demos[*name]
 	if !ok {

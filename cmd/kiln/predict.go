@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,17 +36,8 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	taskName := fs.String("task", "", "head `KIND` (sequence_classification, token_classification, question_answering, masked_lm; default: config.json's architectures)")
 	batchSize := fs.Int("batch-size", 8, "examples per forward pass `N`")
 	maxLen := fs.Int("max-length", 0, "truncate texts to `N` tokens (0: the model's max_position_embeddings)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, predictUsage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-		return usagef("%s", flagError(err))
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if help, err := parseFlags(fs, args, predictUsage, stdout); help || err != nil {
+		return err
 	}
 	switch {
 	case *modelDir == "":

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,17 +26,8 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 	maxLen := fs.Int("max-length", 0, "truncate to `N` tokens, special tokens included (0: no truncation)")
 	trunc := fs.String("truncation", "longest_first", "truncation strategy: longest_first, only_first or only_second")
 	noSpecial := fs.Bool("no-special-tokens", false, "do not add [CLS]/[SEP] or other special tokens")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: kiln tokenize --tokenizer DIR --input FILE.jsonl [--output FILE.jsonl] [--max-length N] [--truncation S] [--no-special-tokens]")
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-		return usagef("%s", flagError(err))
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if help, err := parseFlags(fs, args, "usage: kiln tokenize --tokenizer DIR --input FILE.jsonl [--output FILE.jsonl] [--max-length N] [--truncation S] [--no-special-tokens]", stdout); help || err != nil {
+		return err
 	}
 	switch {
 	case *dir == "":

@@ -230,6 +230,17 @@ func LoadWith(dir string, o Options) (Model, checkpoint.Report, error) {
 	return f(dir, o)
 }
 
+// newHead calls a head's constructor and also returns its base model (which
+// holds the dropout generator).
+func newHead[C, H, B any](ctor func(C, uint64) (H, error), c C, seed uint64, base func(H) B) (H, B, error) {
+	h, err := ctor(c, seed)
+	var b B
+	if err == nil {
+		b = base(h)
+	}
+	return h, b, err
+}
+
 // labelMap turns a label list into id2label.
 func labelMap(names []string) map[int]string {
 	m := make(map[int]string, len(names))

@@ -46,35 +46,15 @@ func loadDistilBert(dir string, o Options) (Model, checkpoint.Report, error) {
 	)
 	switch o.Kind {
 	case task.SequenceClassification:
-		h, e := distilbert.NewForSequenceClassification(cfg, o.Seed)
-		head, err = h, e
-		if e == nil {
-			base = h.DistilBert
-		}
+		head, base, err = newHead(distilbert.NewForSequenceClassification, cfg, o.Seed, func(h *distilbert.ForSequenceClassification) *distilbert.Model { return h.DistilBert })
 	case task.TokenClassification:
-		h, e := distilbert.NewForTokenClassification(cfg, o.Seed)
-		head, err = h, e
-		if e == nil {
-			base = h.DistilBert
-		}
+		head, base, err = newHead(distilbert.NewForTokenClassification, cfg, o.Seed, func(h *distilbert.ForTokenClassification) *distilbert.Model { return h.DistilBert })
 	case task.QuestionAnswering:
-		h, e := distilbert.NewForQuestionAnswering(cfg, o.Seed)
-		head, err = h, e
-		if e == nil {
-			base = h.DistilBert
-		}
+		head, base, err = newHead(distilbert.NewForQuestionAnswering, cfg, o.Seed, func(h *distilbert.ForQuestionAnswering) *distilbert.Model { return h.DistilBert })
 	case task.MultipleChoice:
-		h, e := distilbert.NewForMultipleChoice(cfg, o.Seed)
-		head, err = h, e
-		if e == nil {
-			base = h.DistilBert
-		}
+		head, base, err = newHead(distilbert.NewForMultipleChoice, cfg, o.Seed, func(h *distilbert.ForMultipleChoice) *distilbert.Model { return h.DistilBert })
 	case task.MaskedLM:
-		h, e := distilbert.NewForMaskedLM(cfg, o.Seed)
-		head, err = h, e
-		if e == nil {
-			base = h.DistilBert
-		}
+		head, base, err = newHead(distilbert.NewForMaskedLM, cfg, o.Seed, func(h *distilbert.ForMaskedLM) *distilbert.Model { return h.DistilBert })
 	default:
 		return nil, rep, fmt.Errorf("distilbert has no %s head (heads: sequence_classification, token_classification, question_answering, multiple_choice, masked_lm)", o.Kind)
 	}

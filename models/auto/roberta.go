@@ -33,35 +33,15 @@ func loadRoberta(dir string, o Options) (Model, checkpoint.Report, error) {
 	)
 	switch o.Kind {
 	case task.SequenceClassification:
-		h, e := roberta.NewForSequenceClassification(cfg, o.Seed)
-		head, err = h, e
-		if e == nil {
-			base = h.Roberta
-		}
+		head, base, err = newHead(roberta.NewForSequenceClassification, cfg, o.Seed, func(h *roberta.ForSequenceClassification) *roberta.Model { return h.Roberta })
 	case task.TokenClassification:
-		h, e := roberta.NewForTokenClassification(cfg, o.Seed)
-		head, err = h, e
-		if e == nil {
-			base = h.Roberta
-		}
+		head, base, err = newHead(roberta.NewForTokenClassification, cfg, o.Seed, func(h *roberta.ForTokenClassification) *roberta.Model { return h.Roberta })
 	case task.QuestionAnswering:
-		h, e := roberta.NewForQuestionAnswering(cfg, o.Seed)
-		head, err = h, e
-		if e == nil {
-			base = h.Roberta
-		}
+		head, base, err = newHead(roberta.NewForQuestionAnswering, cfg, o.Seed, func(h *roberta.ForQuestionAnswering) *roberta.Model { return h.Roberta })
 	case task.MultipleChoice:
-		h, e := roberta.NewForMultipleChoice(cfg, o.Seed)
-		head, err = h, e
-		if e == nil {
-			base = h.Roberta
-		}
+		head, base, err = newHead(roberta.NewForMultipleChoice, cfg, o.Seed, func(h *roberta.ForMultipleChoice) *roberta.Model { return h.Roberta })
 	case task.MaskedLM:
-		h, e := roberta.NewForMaskedLM(cfg, o.Seed)
-		head, err = h, e
-		if e == nil {
-			base = h.Roberta
-		}
+		head, base, err = newHead(roberta.NewForMaskedLM, cfg, o.Seed, func(h *roberta.ForMaskedLM) *roberta.Model { return h.Roberta })
 	default:
 		return nil, rep, fmt.Errorf("roberta has no %s head (heads: sequence_classification, token_classification, question_answering, multiple_choice, masked_lm)", o.Kind)
 	}
