@@ -42,8 +42,12 @@ type State struct {
 	// gradient norm was not finite.
 	NonFiniteSteps []int `json:"kiln_non_finite_steps,omitempty"`
 	// EarlyStoppingCounter is the early-stopping patience used so far.
-	EarlyStoppingCounter int      `json:"kiln_early_stopping_counter,omitempty"`
-	EarlyStoppingBest    *float64 `json:"kiln_early_stopping_best,omitempty"`
+	EarlyStoppingCounter int `json:"kiln_early_stopping_counter,omitempty"`
+	// PendingLoss and PendingSteps are the step losses since the last log
+	// entry, so that a resumed run logs the same averages.
+	PendingLoss       float64  `json:"kiln_pending_loss,omitempty"`
+	PendingSteps      int      `json:"kiln_pending_steps,omitempty"`
+	EarlyStoppingBest *float64 `json:"kiln_early_stopping_best,omitempty"`
 }
 
 // MarshalJSON writes non-finite numbers of log entries as HF's json module

@@ -306,8 +306,8 @@ func (t *Trainer) Train(ctx context.Context) (TrainResult, error) {
 	start := time.Now()
 	startStep := t.State.GlobalStep
 	var (
-		logLoss     float64 // sum of step losses since the last log
-		logSteps    int
+		logLoss     = t.State.PendingLoss // sum of step losses since the last log
+		logSteps    = t.State.PendingSteps
 		runLoss     float64
 		runSteps    int
 		nonFinite   int
@@ -623,6 +623,9 @@ func (t *Trainer) maybeLogEvalSave(ctl *Control, logLoss *float64, logSteps *int
 	}
 	if ctl.ShouldSave {
 		ctl.ShouldSave = false
+		// The losses not logged yet go into the checkpoint, so a resumed
+		// run logs the same averages.
+		t.State.PendingLoss, t.State.PendingSteps = *logLoss, *logSteps
 		if t.Args.SaveStrategy != "no" || ctl.ShouldTrainingStop {
 			if t.isMain() {
 				dir, err := t.saveCheckpoint()
