@@ -5,8 +5,8 @@
 //	kiln-bert-mini  BertForMaskedLM, 3 layers x 128, WordPiece (bert-base-uncased trimmed to 14 606 tokens)
 //	kiln-gpt2-mini  GPT2LMHeadModel, 3 layers x 128, byte-level BPE (GPT-2 trimmed to 15 074 tokens)
 //
-// Both were pretrained by kiln's own trainer on the public-domain texts in
-// datasets (tools/pretrain/README.md is the recipe; NOTICE.md the
+// Both were pretrained by kiln's own trainer on public-domain texts (the
+// complete works behind the excerpts in datasets; tools/pretrain/README.md is the recipe; NOTICE.md the
 // provenance). Use a model by extracting it to a directory, then load that
 // directory like any Hugging Face one:
 //
