@@ -19,6 +19,7 @@ import (
 	"github.com/kiln-ml/kiln/data"
 	"github.com/kiln-ml/kiln/datasets"
 	"github.com/kiln-ml/kiln/models/auto"
+	"github.com/kiln-ml/kiln/task"
 	"github.com/kiln-ml/kiln/tokenizer"
 	"github.com/kiln-ml/kiln/trainer"
 	"github.com/kiln-ml/kiln/zoo"
@@ -59,7 +60,7 @@ var demos = map[string]demoSpec{
 		train: "qa_train.json", eval: "qa_validation.json", cfg: data.Config{MaxLength: 128, Stride: 32},
 		epochs: 10, lr: 1e-3, batch: 16, metric: "eval_f1"},
 	"clm": {name: "clm", task: "causal-lm", model: "kiln-gpt2-mini",
-		train: "austen.jsonl", epochs: 2, lr: 5e-4, batch: 16, metric: "eval_perplexity"},
+		train: "austen.jsonl", epochs: 2, lr: 5e-4, batch: 16, metric: "eval_perplexity", fromRandom: true},
 }
 
 // runDemo handles `kiln demo`: fine-tune kiln's own pretrained model on
@@ -152,6 +153,17 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "\n[%d/%d] %s\n", i+1, len(runs), r.label)
 		if i == 0 {
 			fmt.Fprintf(stdout, "loss, chosen from the task: %s\n", tr.Explain())
+		}
+		if i == 0 && ti.Kind == task.CausalLM {
+			// The pretrained LM head scores text as it is: its perplexity
+			// before fine-tuning is the reference.
+			tr.Quiet = true
+			m, err := tr.Evaluate()
+			if err != nil {
+				return err
+			}
+			tr.Quiet = false
+			results = append(results, result{Run: d.model + " before fine-tuning", Metrics: m})
 		}
 		t0 := time.Now()
 		if _, err := tr.Train(ctx); err != nil {
