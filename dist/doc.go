@@ -20,7 +20,8 @@
 //	comm.BroadcastFloat32(weights, 0)             // same start on every rank
 //	n := []int64{localLabelTokens}
 //	comm.AllReduceSumInt64(n)                     // global num_items_in_batch
-//	dist.AllReduceBuckets(comm, grads, dist.DefaultBucketBytes) // then grad /= n[0]
+//	// forward with loss = sum / n[0], backward, then:
+//	dist.AllReduceBuckets(comm, grads, dist.DefaultBucketBytes) // the global gradient
 //
 // MPI errors come back as *MPIError naming the call (the binding sets
 // MPI_ERRORS_RETURN on MPI_COMM_WORLD). MPI worlds are fail-stop: a rank
