@@ -24,7 +24,7 @@ func (t *Trainer) Evaluate() (Entry, error) {
 	if t.console == nil {
 		t.console = newConsole(t)
 	}
-	return t.evaluate("eval")
+	return t.evaluate(t.EvalData, "eval", nil)
 }
 
 // metricTask is the metrics registry's name for the data's task.
@@ -90,8 +90,7 @@ func (t *Trainer) newMetrics(f *data.Features) (metrics.Metric, error) {
 // evaluate runs one pass over EvalData (sharded over ranks is not done:
 // every rank evaluates the whole set, so the metrics agree without a
 // reduction) and logs the entry.
-func (t *Trainer) evaluate(prefix string) (Entry, error) {
-	f := t.EvalData
+func (t *Trainer) evaluate(f *data.Features, prefix string, keep func(idx []int, out auto.Output, in auto.Batch)) (Entry, error) {
 	start := time.Now()
 	t.Model.Train(false)
 	m, err := t.newMetrics(f)
@@ -125,6 +124,9 @@ func (t *Trainer) evaluate(prefix string) (Entry, error) {
 			tensor.NoGrad(func() { out, fit, ferr = t.forward(in) })
 			if ferr != nil {
 				return ferr
+			}
+			if keep != nil {
+				keep(idx, out, in)
 			}
 			if !hasLabels(in) {
 				labeled = false
@@ -201,6 +203,7 @@ func (t *Trainer) evaluate(prefix string) (Entry, error) {
 	if m != nil && f.Task == data.QuestionAnswering {
 		mbs = append(mbs, qa.batch(f))
 	}
+	t.lastQA = qa
 	if m != nil {
 		for _, mb := range mbs {
 			if err := m.Add(mb); err != nil {

@@ -102,6 +102,7 @@ type Trainer struct {
 	tb           *report.TBWriter
 	lastEval     Entry // the latest evaluation's metrics
 	lastEvalStep int   // and the global step it ran at
+	lastQA       qaSpans
 }
 
 // New builds a trainer. It checks the arguments (Args.Validate) and that the
@@ -609,7 +610,7 @@ func (t *Trainer) maybeLogEvalSave(ctl *Control, logLoss *float64, logSteps *int
 	if ctl.ShouldEvaluate {
 		ctl.ShouldEvaluate = false
 		if t.EvalData != nil {
-			m, err := t.evaluate("eval")
+			m, err := t.evaluate(t.EvalData, "eval", nil)
 			if err != nil {
 				return err
 			}

@@ -488,3 +488,50 @@ func TestQASpans(t *testing.T) {
 		t.Fatalf("predictions %q, want \"fox jumps|\" (b unanswerable: CLS 18 beats its spans)", got)
 	}
 }
+
+// Predict returns one prediction per example in order (class names,
+// per-word tags) and the test metrics, and writes HF's TSV.
+func TestPredict(t *testing.T) {
+	train, test := classData(16, 14), classData(10, 15)
+	labels, _ := data.NewLabelSet("neg", "pos")
+	train.Labels, test.Labels = labels, labels
+	a := testArgs(t)
+	a.PerDeviceEvalBatchSize = 3
+	tr := newTrainer(t, a, tinyBert(t, task.SequenceClassification, 2, 0, 3), train, nil)
+	preds, m, err := tr.Predict(test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(preds) != 10 || preds[9].Index != 9 || (preds[0].Label != "neg" && preds[0].Label != "pos") || len(preds[0].Logits) != 2 {
+		t.Fatalf("predictions %+v", preds)
+	}
+	if _, ok := m["test_accuracy"]; !ok {
+		t.Fatalf("metrics %v lack test_accuracy", m)
+	}
+	path := filepath.Join(t.TempDir(), "predict_results.txt")
+	if err := WritePredictions(path, preds, false); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 11 || lines[0] != "index\tprediction" || !strings.HasPrefix(lines[10], "9\t") {
+		t.Fatalf("predict_results.txt:\n%s", b)
+	}
+
+	tok := tokenData(5, 16)
+	tt := newTrainer(t, testArgs(t), tinyBert(t, task.TokenClassification, 3, 0, 3), tok, nil)
+	tp, _, err := tt.Predict(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range tp {
+		words := 0
+		for _, l := range tok.Examples[i].Labels {
+			if l != data.IgnoreIndex {
+				words++
+			}
+		}
+		if got := len(strings.Fields(p.Label)); got != words {
+			t.Fatalf("example %d: %d tags for %d labelled words: %q", i, got, words, p.Label)
+		}
+	}
+}

@@ -28,10 +28,10 @@ const evalUsage = "usage: kiln eval --model DIR [--task TASK] --validation_file 
 
 // runOpts are the flags of train and eval besides the training arguments.
 type runOpts struct {
-	model, task, trainFile, evalFile, config, init string
-	textCol, pairCol, labelCol, tokensCol          string
-	maxLength, blockSize                           int
-	explain                                        bool
+	model, task, trainFile, evalFile, testFile, config, init string
+	textCol, pairCol, labelCol, tokensCol                    string
+	maxLength, blockSize                                     int
+	explain                                                  bool
 }
 
 // parseRunFlags parses the flags of train and eval: kiln's own, then the
@@ -44,6 +44,7 @@ func parseRunFlags(name, usage string, args []string, stdout io.Writer) (runOpts
 	fs.StringVar(&o.task, "task", "", "`TASK`: "+taskNames()+" (default: from config.json's architectures)")
 	fs.StringVar(&o.trainFile, "train_file", "", "training data `FILE` (.csv, .tsv, .jsonl, .json)")
 	fs.StringVar(&o.evalFile, "validation_file", "", "evaluation data `FILE`")
+	fs.StringVar(&o.testFile, "test_file", "", "data `FILE` to predict after training: predict_results.txt (index<TAB>prediction) and test metrics when it has labels")
 	fs.StringVar(&o.config, "config", "", "training arguments `FILE` (.yaml, .yml or .json; HF TrainingArguments keys); flags win over it")
 	fs.StringVar(&o.init, "init", "pretrained", "`pretrained` (load the model's weights) or random (train from scratch with config.json)")
 	fs.StringVar(&o.textCol, "text_column", "", "text field (default text)")
@@ -154,6 +155,7 @@ type setup struct {
 	model       auto.Model
 	trainF      *data.Features
 	evalF       *data.Features
+	testF       *data.Features
 	task        trainer.TaskInfo
 	warnings    []string
 }
@@ -211,6 +213,11 @@ func build(o runOpts, a trainer.Args, needTrain bool, stderr io.Writer) (*setup,
 	}
 	if o.evalFile != "" {
 		if s.evalF, err = trainer.LoadData(trainer.DataSpec{File: o.evalFile, Task: ti, Config: cfg}, s.tok); err != nil {
+			return nil, err
+		}
+	}
+	if o.testFile != "" {
+		if s.testF, err = trainer.LoadData(trainer.DataSpec{File: o.testFile, Task: ti, Config: cfg}, s.tok); err != nil {
 			return nil, err
 		}
 	}
@@ -306,6 +313,20 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		printMetrics(stdout, "eval", m)
+	}
+	if s.testF != nil {
+		preds, m, err := tr.Predict(s.testF)
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(a.OutputDir, "predict_results.txt")
+		if err := trainer.WritePredictions(path, preds, s.task.Data == data.Regression); err != nil {
+			return err
+		}
+		if len(m) > 0 {
+			printMetrics(stdout, "test", m)
+		}
+		fmt.Fprintf(stdout, "%d predictions in %s\n", len(preds), path)
 	}
 	fmt.Fprintf(stdout, "model, checkpoints and logs in %s\n", a.OutputDir)
 	return nil

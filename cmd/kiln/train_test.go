@@ -42,6 +42,7 @@ func TestTrainThenEval(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	code, stdout, stderr := runArgs("train", "--model", model, "--task", "text-classification",
 		"--train_file", train, "--validation_file", eval, "--text_column", "review", "--label_column", "score",
+		"--test_file", eval,
 		"--output_dir", out, "--num_train_epochs", "2", "--per-device-train-batch-size", "8",
 		"--learning_rate", "1e-3", "--eval_strategy", "epoch", "--save_strategy", "epoch", "--logging_steps", "2")
 	if code != 0 {
@@ -64,7 +65,7 @@ func TestTrainThenEval(t *testing.T) {
 	if cfg.ID2Label["0"] != "great" || cfg.ID2Label["1"] != "other" {
 		t.Errorf("saved id2label %v, want the data's labels", cfg.ID2Label)
 	}
-	for _, f := range []string{"checkpoint-6/trainer_state.json", "checkpoint-12/optimizer.safetensors", "vocab.txt", "loss.png", "log.jsonl"} {
+	for _, f := range []string{"checkpoint-6/trainer_state.json", "checkpoint-12/optimizer.safetensors", "vocab.txt", "loss.png", "log.jsonl", "predict_results.txt"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("missing %s", f)
 		}
