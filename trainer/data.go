@@ -90,7 +90,8 @@ func PrepareData(spec DataSpec, rows []data.Row, tok *tokenizer.Tokenizer) (*dat
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("%s: no rows", spec.File)
 	}
-	if cfg.Labels == nil {
+	named := cfg.Task == data.Classification || cfg.Task == data.MultiLabel || cfg.Task == data.TokenClassification
+	if cfg.Labels == nil && named {
 		field, sep := cfg.LabelField, cfg.LabelSep
 		switch cfg.Task {
 		case data.Classification, data.MultiLabel:

@@ -535,3 +535,24 @@ func TestPredict(t *testing.T) {
 		}
 	}
 }
+
+// A regression label column is read as numbers, not turned into a label
+// set (a named label field must not make regression a classification).
+func TestPrepareDataRegressionKeepsNumbers(t *testing.T) {
+	tok, err := tokenizer.LoadWordPiece("../tokenizer/testdata/bert-base-uncased-vocab/vocab.txt", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti, _ := LookupTask("text-regression")
+	rows := []data.Row{
+		{File: "r.jsonl", Line: 1, Fields: map[string]any{"text": "a speech", "year": 1990.0}},
+		{File: "r.jsonl", Line: 2, Fields: map[string]any{"text": "another", "year": 1850.0}},
+	}
+	f, err := PrepareData(DataSpec{File: "r.jsonl", Task: ti, Config: data.Config{LabelField: "year"}}, rows, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Labels != nil || len(f.Examples) != 2 || f.Examples[1].Target[0] != 1850 {
+		t.Fatalf("labels %v, examples %+v", f.Labels, f.Examples)
+	}
+}
