@@ -241,6 +241,17 @@ func newHead[C, H, B any](ctor func(C, uint64) (H, error), c C, seed uint64, bas
 	return h, b, err
 }
 
+// apply puts the options' label set and problem type into a family's
+// configuration fields.
+func (o Options) apply(id2label *map[int]string, problemType *string) {
+	if o.Labels != nil {
+		*id2label = labelMap(o.Labels)
+	}
+	if o.ProblemType != "" {
+		*problemType = o.ProblemType
+	}
+}
+
 // labelMap turns a label list into id2label.
 func labelMap(names []string) map[int]string {
 	m := make(map[int]string, len(names))

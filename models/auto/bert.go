@@ -59,12 +59,7 @@ func loadBert(dir string, o Options) (Model, checkpoint.Report, error) {
 	if err != nil {
 		return nil, rep, err
 	}
-	if o.Labels != nil {
-		c.ID2Label = labelMap(o.Labels)
-	}
-	if o.ProblemType != "" {
-		c.ProblemType = o.ProblemType
-	}
+	o.apply(&c.ID2Label, &c.ProblemType)
 	var head any
 	switch o.Kind {
 	case task.SequenceClassification:

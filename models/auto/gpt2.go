@@ -34,12 +34,7 @@ func loadGPT2(dir string, o Options) (Model, checkpoint.Report, error) {
 	if err != nil {
 		return nil, rep, err
 	}
-	if o.Labels != nil {
-		c.ID2Label = labelMap(o.Labels)
-	}
-	if o.ProblemType != "" {
-		c.ProblemType = o.ProblemType
-	}
+	o.apply(&c.ID2Label, &c.ProblemType)
 	var m *gpt2Model
 	switch o.Kind {
 	case task.CausalLM:

@@ -21,12 +21,7 @@ func loadRoberta(dir string, o Options) (Model, checkpoint.Report, error) {
 	if err != nil {
 		return nil, rep, err
 	}
-	if o.Labels != nil {
-		cfg.ID2Label = labelMap(o.Labels)
-	}
-	if o.ProblemType != "" {
-		cfg.ProblemType = o.ProblemType
-	}
+	o.apply(&cfg.ID2Label, &cfg.ProblemType)
 	var (
 		head bertHead
 		base *roberta.Model
