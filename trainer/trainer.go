@@ -263,6 +263,10 @@ func (t *Trainer) Train(ctx context.Context) (TrainResult, error) {
 	if err := t.prepareOutputDir(); err != nil {
 		return TrainResult{}, err
 	}
+	if n := len(t.TrainData.Examples); t.sampler().NumBatches(n) == 0 {
+		return TrainResult{}, fmt.Errorf("no training batch: %d examples, per_device_train_batch_size %d x %d ranks with dataloader_drop_last; lower the batch size or turn dataloader_drop_last off",
+			n, a.PerDeviceTrainBatchSize, t.worldSize())
+	}
 	maxSteps := t.maxSteps()
 	spe := t.stepsPerEpoch()
 	if err := t.setup(maxSteps); err != nil {

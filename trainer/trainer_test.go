@@ -556,3 +556,15 @@ func TestPrepareDataRegressionKeepsNumbers(t *testing.T) {
 		t.Fatalf("labels %v, examples %+v", f.Labels, f.Examples)
 	}
 }
+
+// Fewer examples than one batch with dataloader_drop_last is an error that
+// says what to change, not an empty run.
+func TestNoTrainingBatchIsAnError(t *testing.T) {
+	a := testArgs(t)
+	a.PerDeviceTrainBatchSize, a.DataloaderDropLast = 16, true
+	tr := newTrainer(t, a, tinyBert(t, task.SequenceClassification, 2, 0, 3), classData(5, 1), nil)
+	_, err := tr.Train(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "5 examples, per_device_train_batch_size 16") {
+		t.Fatalf("err = %v", err)
+	}
+}
