@@ -1,6 +1,9 @@
 package tensor
 
-import "sync"
+import (
+	"math/bits"
+	"sync"
+)
 
 // Arena reuses float32 buffers between training steps. While an arena is
 // active, every float32 tensor that an op makes takes its buffer from a pool
@@ -18,7 +21,14 @@ import "sync"
 //	}
 //
 // Parameters, their gradients and anything created outside an arena are
-// ordinary garbage-collected memory. Arenas nest; like NoGrad, the active
+// ordinary garbage-collected memory.
+//
+// Shapes may change from step to step (dynamic padding, masked LM's
+// varying count of masked tokens): buffers are pooled by size class (eight
+// classes per power of two, so a buffer is at most 12.5% longer than asked
+// for), and the pool never holds more than the most memory arenas ever had
+// in use at once; a buffer beyond that goes to the garbage collector. Memory
+// stays within about twice a step's peak, whatever the shapes. Arenas nest; like NoGrad, the active
 // arena is process-wide, so only one goroutine should build graphs at a time.
 type Arena struct {
 	tensors []*Tensor
@@ -29,8 +39,30 @@ type Arena struct {
 var (
 	arenaMu sync.Mutex
 	current *Arena
-	pool    = map[int][][]float32{} // free buffers by exact length
+	pool    = map[int][][]float32{} // free buffers by size class (their capacity)
+	// pooled is the number of float32s in pool; inUse those handed out to
+	// live arena tensors, peak the most inUse has been.
+	pooled, inUse, peak int
 )
+
+// sizeClass rounds n up to its class: a multiple of 64 up to 1024, then one
+// of eight evenly spaced lengths in each [2^k, 2^(k+1)).
+func sizeClass(n int) int {
+	if n <= 1024 {
+		return (n + 63) &^ 63
+	}
+	step := 1 << (bits.Len(uint(n)) - 4)
+	return (n + step - 1) / step * step
+}
+
+// floorClass is the largest class <= n.
+func floorClass(n int) int {
+	if n < 1024 {
+		return n &^ 63
+	}
+	step := 1 << (bits.Len(uint(n)) - 4)
+	return n / step * step
+}
 
 // BeginArena makes a new arena the active one and returns it.
 func BeginArena() *Arena {
@@ -51,6 +83,8 @@ func Keep(t *Tensor) *Tensor {
 		// a copy of its own.
 		src := t.live().data.([]float32)
 		t.data = append([]float32(nil), src...)
+	} else if t.arena != nil {
+		inUse -= cap(t.data.([]float32)) // leaves the arena's accounting
 	}
 	t.arena = nil
 	return t
@@ -74,9 +108,11 @@ func (a *Arena) Release() {
 		if t.arena != a || t.data == nil {
 			continue // kept, or a view already released
 		}
-		if d, ok := t.data.([]float32); ok {
-			if t.owner {
-				pool[len(d)] = append(pool[len(d)], d)
+		if d, ok := t.data.([]float32); ok && t.owner {
+			inUse -= cap(d)
+			if c := floorClass(cap(d)); c > 0 && pooled+c <= peak {
+				pool[c] = append(pool[c], d[:c:c])
+				pooled += c
 			}
 		}
 		t.data = nil
@@ -99,12 +135,16 @@ func allocF32(t *Tensor, n int) []float32 {
 	t.arena = current
 	t.owner = true
 	current.tensors = append(current.tensors, t)
-	if free := pool[n]; len(free) > 0 {
+	c := sizeClass(n)
+	inUse += c
+	peak = max(peak, inUse)
+	if free := pool[c]; len(free) > 0 {
 		buf := free[len(free)-1]
-		pool[n] = free[:len(free)-1]
-		return buf
+		pool[c] = free[:len(free)-1]
+		pooled -= c
+		return buf[:n]
 	}
-	return make([]float32, n)
+	return make([]float32, n, c)
 }
 
 // alias returns a tensor of another shape that shares t's storage (a view).
