@@ -257,16 +257,22 @@ const endOfText = "<|endoftext|>"
 // TestTrainYAML checks that the training configs use only keys the
 // trainer knows (trainer.Args's yaml names) and set the recipe's values.
 func TestTrainYAML(t *testing.T) {
-	for _, model := range []string{"bert", "gpt2"} {
-		a, warns, err := trainer.LoadArgs(filepath.Join(model, "train.yaml"))
+	for _, c := range []struct{ file, out string }{
+		{"bert/train.yaml", "runs/kiln-bert-mini"},
+		{"bert/train-stage2.yaml", "runs/kiln-bert-mini-s2"},
+		{"bert/train-stage3.yaml", "runs/kiln-bert-mini-s3"},
+		{"bert/train-stage4.yaml", "runs/kiln-bert-mini-s4"},
+		{"gpt2/train.yaml", "runs/kiln-gpt2-mini"},
+	} {
+		a, warns, err := trainer.LoadArgs(c.file)
 		if err != nil || len(warns) > 0 {
-			t.Fatalf("%s/train.yaml: %v %v", model, err, warns)
+			t.Fatalf("%s: %v %v", c.file, err, warns)
 		}
 		if err := a.Validate(); err != nil {
-			t.Errorf("%s/train.yaml: %v", model, err)
+			t.Errorf("%s: %v", c.file, err)
 		}
-		if want := "runs/kiln-" + model + "-mini"; a.OutputDir != want || a.MaxSteps <= 0 {
-			t.Errorf("%s/train.yaml: output_dir %q (want %q), max_steps %d", model, a.OutputDir, want, a.MaxSteps)
+		if a.OutputDir != c.out || a.MaxSteps <= 0 {
+			t.Errorf("%s: output_dir %q (want %q), max_steps %d", c.file, a.OutputDir, c.out, a.MaxSteps)
 		}
 	}
 }
@@ -357,5 +363,25 @@ func TestExportRejectsAnotherConfig(t *testing.T) {
 	err = run([]string{"export", "-from", runDir, "-model", "bert", "-to", t.TempDir()}, &bytes.Buffer{}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "num_hidden_layers") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// lrgrid's usage errors name the flag and the value.
+func TestLRGridUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"lrgrid"}, "flag -model is required"},
+		{[]string{"lrgrid", "-model", "bert", "-lrs", "1e-4,x"}, `flag -lrs: "x" is not a positive number`},
+		{[]string{"lrgrid", "-model", "bert", "-seeds", "-1"}, `flag -seeds: "-1"`},
+		{[]string{"lrgrid", "-model", "bert", "-init", "scratch"}, `flag -init: "scratch" is neither pretrained nor random`},
+		{[]string{"lrgrid", "-model", "bert", "extra"}, `unexpected argument "extra"`},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(c.args, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err = %v, want %q", c.args, err, c.want)
+		}
 	}
 }
