@@ -103,6 +103,9 @@ type Args struct {
 	// MaxNonFinite is the number of non-finite losses or gradient norms in
 	// a row after which training stops with an error (each is skipped).
 	MaxNonFinite int `json:"max_non_finite" yaml:"max_non_finite"`
+	// MLMProbability is the share of tokens masked LM chooses to predict
+	// (run_mlm.py's mlm_probability; default 0.15).
+	MLMProbability float64 `json:"mlm_probability" yaml:"mlm_probability"`
 	// PredictWithGenerate is not supported; PredictionLossOnly skips
 	// metrics during evaluation.
 	PredictionLossOnly bool `json:"prediction_loss_only" yaml:"prediction_loss_only"`
@@ -132,5 +135,6 @@ func DefaultArgs() Args {
 		SaveSteps:                 500,
 		Seed:                      42,
 		MaxNonFinite:              5,
+		MLMProbability:            0.15,
 	}
 }

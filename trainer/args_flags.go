@@ -72,6 +72,7 @@ var argHelp = []struct{ key, def, help string }{
 	{"early_stopping_patience", "", "stop after this many evaluations without improvement (turns best-model tracking on; needs eval_strategy); 0: off"},
 	{"early_stopping_threshold", "", "smallest improvement of the best-model metric that counts"},
 	{"max_non_finite", "", "stop with an error after this many non-finite losses or gradient norms in a row (each is skipped)"},
+	{"mlm_probability", "", "masked LM: share of the tokens chosen for prediction (80% become the mask token, 10% a random token, 10% stay), in (0, 1)"},
 	{"prediction_loss_only", "", "evaluate the loss only, no metrics"},
 	{"save_final_model", "true", "write the final model to output_dir at the end"},
 }

@@ -301,6 +301,8 @@ func TestArgsValidate(t *testing.T) {
 		{"patience negative", func(a *Args) { a.EarlyStoppingPatience = -1 }, "early_stopping_patience = -1: must be >= 0"},
 		{"threshold", func(a *Args) { a.EarlyStoppingThreshold = -0.1 }, "early_stopping_threshold = -0.1: must be a finite number >= 0"},
 		{"smoothing", func(a *Args) { a.LabelSmoothingFactor = 1 }, "label_smoothing_factor = 1: must be in [0, 1)"},
+		{"mlm probability 0", func(a *Args) { a.MLMProbability = 0 }, "mlm_probability = 0: must be in (0, 1)"},
+		{"mlm probability 1", func(a *Args) { a.MLMProbability = 1 }, "mlm_probability = 1: must be in (0, 1)"},
 		{"label names", func(a *Args) { a.LabelNames = []string{"labels", "label"} }, `label_names = ["labels", "label"]: entry "label" is not supported`},
 		{"report_to wandb", func(a *Args) { a.ReportTo = []string{"wandb"} }, `report_to = ["wandb"]: entry "wandb" is not supported: use none, tensorboard or all (= tensorboard); nothing leaves the machine`},
 		{"report_to none+", func(a *Args) { a.ReportTo = []string{"none", "tensorboard"} }, `report_to = ["none", "tensorboard"]: "none" cannot be combined with other entries`},

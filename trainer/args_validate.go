@@ -148,6 +148,9 @@ func (a Args) Validate() error {
 	}
 
 	// Labels and losses.
+	if !(a.MLMProbability > 0 && a.MLMProbability < 1) {
+		bad("mlm_probability", a.MLMProbability, "must be in (0, 1) (run_mlm.py's default is 0.15)")
+	}
 	if !(a.LabelSmoothingFactor >= 0 && a.LabelSmoothingFactor < 1) {
 		bad("label_smoothing_factor", a.LabelSmoothingFactor, "must be in [0, 1) (0 turns smoothing off)")
 	}

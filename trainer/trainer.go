@@ -147,6 +147,7 @@ func New(args Args, model auto.Model, tok *tokenizer.Tokenizer, train, eval *dat
 		if err != nil {
 			return nil, err
 		}
+		m.Prob = args.MLMProbability
 		t.masker = m
 	}
 	return t, nil

@@ -568,3 +568,72 @@ func TestNoTrainingBatchIsAnError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// mlm_probability reaches the masker, and the share of tokens chosen
+// follows it.
+func TestMLMProbability(t *testing.T) {
+	dir := t.TempDir()
+	vocab := []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}
+	for c := 'a'; c <= 'z'; c++ {
+		vocab = append(vocab, string(c))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "vocab.txt"), []byte(strings.Join(vocab, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := bert.DefaultConfig()
+	c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize = len(vocab), 16, 1, 2, 32
+	c.MaxPositionEmbeddings = 32
+	head, err := bert.NewForMaskedLM(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := auto.WrapBert(head, task.MaskedLM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []data.Row
+	for i := range 40 {
+		rows = append(rows, data.Row{Line: i + 2, Fields: map[string]any{"text": strings.Repeat("a b c d e f g h ", 4)}})
+	}
+	ti, _ := LookupTask("masked-lm")
+	train, err := PrepareData(DataSpec{File: "mem", Task: ti, Config: data.Config{BlockSize: 16}}, rows, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []float64{0.15, 0.4} {
+		a := testArgs(t)
+		a.MLMProbability = p
+		tr, err := New(a, m, tok, train, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.masker.Prob != p {
+			t.Fatalf("masker probability %v, want %v", tr.masker.Prob, p)
+		}
+		exs := make([]*data.Example, len(train.Examples))
+		for i := range train.Examples {
+			exs[i] = &train.Examples[i]
+		}
+		b, err := data.Collator{Task: data.MaskedLM}.Collate(exs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range exs {
+			b.Indices = append(b.Indices, i) // what the Loader sets
+		}
+		tr.masker.Mask(b, 0)
+		chosen := 0
+		for _, l := range b.Labels {
+			if l != task.IgnoreIndex {
+				chosen++
+			}
+		}
+		if got := float64(chosen) / float64(len(b.Labels)); math.Abs(got-p) > 0.05 {
+			t.Errorf("mlm_probability %v: %.3f of the tokens chosen", p, got)
+		}
+	}
+}
