@@ -40,8 +40,8 @@ type demoSpec struct {
 	// held out of the training file (go run ./tools/pretrain lrgrid), so
 	// that a rate suiting one of the two does not decide the comparison.
 	lrRandom float64
-	batch             int
-	metric            string // the headline metric
+	batch    int
+	metric   string // the headline metric
 	// fromRandom also trains the same model from random weights, to show
 	// what pretraining brings.
 	fromRandom bool
