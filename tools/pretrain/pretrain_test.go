@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kiln-ml/kiln/data"
+	"github.com/kiln-ml/kiln/models/auto"
 	"github.com/kiln-ml/kiln/models/bert"
 	"github.com/kiln-ml/kiln/models/gpt2"
 	"github.com/kiln-ml/kiln/nn"
@@ -345,7 +348,92 @@ func TestExport(t *testing.T) {
 			if !strings.Contains(out.String(), "eval on ") {
 				t.Error("no loss check")
 			}
+			if !strings.Contains(out.String(), "word order: loss ") {
+				t.Error("no word-order check")
+			}
 		})
+	}
+}
+
+// TestShuffleRows: every per-token slice of a row moves by the same
+// permutation, the row keeps its tokens (a multiset), the order changes, rows
+// get different permutations and the same seed gives the same ones.
+func TestShuffleRows(t *testing.T) {
+	const B, T = 3, 40
+	mk := func() *data.Batch {
+		b := &data.Batch{InputShape: []int{B, T}, LabelShape: []int{B, T}}
+		for i := range B * T {
+			b.InputIDs = append(b.InputIDs, int64(i))
+			b.AttentionMask = append(b.AttentionMask, int64(i+1000))
+			b.Labels = append(b.Labels, int64(i+2000))
+		}
+		return b
+	}
+	b, again := mk(), mk()
+	shuffleRows(b, rand.New(rand.NewPCG(42, 0)))
+	shuffleRows(again, rand.New(rand.NewPCG(42, 0)))
+	if !slices.Equal(b.InputIDs, again.InputIDs) {
+		t.Error("the same seed gave another order")
+	}
+	var offsets [][]int64
+	for i := range B {
+		row := b.InputIDs[i*T : (i+1)*T]
+		want := mk().InputIDs[i*T : (i+1)*T]
+		if slices.Equal(row, want) {
+			t.Errorf("row %d not shuffled", i)
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(row)), want) {
+			t.Errorf("row %d: tokens changed: %v", i, row)
+		}
+		for t2, id := range row {
+			if b.AttentionMask[i*T+t2] != id+1000 || b.Labels[i*T+t2] != id+2000 {
+				t.Fatalf("row %d position %d: id %d with mask %d, label %d", i, t2, id, b.AttentionMask[i*T+t2], b.Labels[i*T+t2])
+			}
+		}
+		off := make([]int64, T)
+		for t2, id := range row {
+			off[t2] = id - int64(i*T)
+		}
+		offsets = append(offsets, off)
+	}
+	if slices.Equal(offsets[0], offsets[1]) {
+		t.Error("rows 0 and 1 got the same permutation")
+	}
+}
+
+// TestWordOrderCheck: the shipped causal LM has learnt word order, so
+// shuffling each block's tokens must cost it a lot (it loses ~2 nats).
+func TestWordOrderCheck(t *testing.T) {
+	corpus := t.TempDir()
+	args := []string{"corpus", "-out", corpus}
+	for _, s := range rootSources() {
+		args = append(args, "-input", s)
+	}
+	var out bytes.Buffer
+	if err := run(args, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "zoo", "models", "kiln-gpt2-mini")
+	m, _, err := auto.Load(dir, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := filepath.Join(corpus, "validation.jsonl")
+	inOrder, n, err := evalLoss(m, tok, val, 16, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shuffled, _, err := evalLoss(m, tok, val, 16, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d blocks: loss %.4f in order, %.4f shuffled", n, inOrder, shuffled)
+	if shuffled-inOrder < 1 {
+		t.Errorf("shuffling costs kiln-gpt2-mini only %.4f (loss %.4f in order, %.4f shuffled)", shuffled-inOrder, inOrder, shuffled)
 	}
 }
 
