@@ -20,8 +20,10 @@
 // unexpected and that this config matches -model's, writes the weights as
 // float16 model.safetensors, config.json (torch_dtype "float16") and -model's
 // tokenizer files into -to, compares the evaluation loss of the float32 and
-// float16 weights on the validation file, and prints the numbers the model
-// card asks for. The card (README.md in -to) is left for you to fill.
+// float16 weights on the validation file, prints the loss again with each
+// block's tokens shuffled (how much the model uses word order) and the
+// numbers the model card asks for. The card (README.md in -to) is left for
+// you to fill.
 //
 //	go run ./tools/pretrain lrgrid -model zoo/models/kiln-bert-mini
 //
