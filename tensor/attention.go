@@ -21,6 +21,13 @@ type AttentionOpts struct {
 	// attention_probs_dropout_prob); it needs RNG.
 	DropoutP float64
 	RNG      *RNG
+	// RelKey, if set, is HF BERT's distance_embedding.weight [2P-1, D]
+	// (position_embedding_type "relative_key", Shaw et al. 2018): the score
+	// of query i and key j gains q_i · RelKey[i-j+P-1] before the scaling,
+	// the same table for every head. It needs Tq == Tk <= P.
+	RelKey *Tensor
+	// RelKeyQuery also adds k_j · RelKey[i-j+P-1] ("relative_key_query").
+	RelKeyQuery bool
 }
 
 // Attention is fused multi-head scaled-dot-product attention:
@@ -65,10 +72,26 @@ func Attention(q, k, v *Tensor, heads int, o AttentionOpts) *Tensor {
 		}
 		keep = o.KeyMask.Bools()
 	}
+	var rel *Tensor
+	if o.RelKey != nil {
+		rel = o.RelKey
+		if rel.Rank() != 2 || rel.shape[1] != HD/heads || rel.shape[0]%2 != 1 || Tq != Tk || Tq > (rel.shape[0]+1)/2 || rel.dtype != q.dtype {
+			panic(fmt.Sprintf("tensor.Attention: relative key table %v %v needs [2P-1, %d] of %v with Tq == Tk <= P, got Tq %d, Tk %d",
+				rel.shape, rel.dtype, HD/heads, q.dtype, Tq, Tk))
+		}
+	} else if o.RelKeyQuery {
+		panic("tensor.Attention: RelKeyQuery needs RelKey")
+	}
 	if o.DropoutP < 0 || o.DropoutP >= 1 {
 		panic(fmt.Sprintf("tensor.Attention: dropout probability %v outside [0, 1)", o.DropoutP))
 	}
-	a := &attn{B: B, H: heads, Tq: Tq, Tk: Tk, D: HD / heads, keep: keep, causal: o.Causal, p: o.DropoutP}
+	a := &attn{B: B, H: heads, Tq: Tq, Tk: Tk, D: HD / heads, keep: keep, causal: o.Causal, p: o.DropoutP, relKQ: o.RelKeyQuery}
+	if rel != nil {
+		// The 2T-1 rows that distances -(T-1) .. T-1 use: row r of the
+		// window is distance r-(T-1).
+		a.relP = (rel.shape[0] + 1) / 2
+		a.relOff = a.relP - Tq
+	}
 	a.scale = o.Scale
 	if a.scale == 0 {
 		a.scale = 1 / math.Sqrt(float64(a.D))
@@ -84,23 +107,43 @@ func Attention(q, k, v *Tensor, heads int, o AttentionOpts) *Tensor {
 	probs := empty(q.dtype, B, heads, Tq, Tk)
 	switch q.dtype {
 	case Float32:
-		attnForward(a, gemm32, floats[float32](q), floats[float32](k), floats[float32](v), floats[float32](probs), floats[float32](out))
+		attnForward(a, gemm32, floats[float32](q), floats[float32](k), floats[float32](v), relWindow[float32](a, rel), floats[float32](probs), floats[float32](out))
 	default:
-		attnForward(a, gemm64a, floats[float64](q), floats[float64](k), floats[float64](v), floats[float64](probs), floats[float64](out))
+		attnForward(a, gemm64a, floats[float64](q), floats[float64](k), floats[float64](v), relWindow[float64](a, rel), floats[float64](probs), floats[float64](out))
+	}
+	inputs := []*Tensor{q, k, v}
+	if rel != nil {
+		inputs = append(inputs, rel)
 	}
 	record(out, "Attention", func(g *Tensor) []*Tensor {
 		dq, dk, dv := empty(q.dtype, q.shape...), empty(q.dtype, k.shape...), empty(q.dtype, v.shape...)
+		var drel *Tensor
+		if rel != nil {
+			drel = Zeros(rel.dtype, rel.shape...)
+		}
 		switch q.dtype {
 		case Float32:
-			attnBackward(a, gemm32, floats[float32](q), floats[float32](k), floats[float32](v), floats[float32](probs),
-				floats[float32](g), floats[float32](dq), floats[float32](dk), floats[float32](dv))
+			attnBackward(a, gemm32, floats[float32](q), floats[float32](k), floats[float32](v), relWindow[float32](a, rel), floats[float32](probs),
+				floats[float32](g), floats[float32](dq), floats[float32](dk), floats[float32](dv), relWindow[float32](a, drel))
 		default:
-			attnBackward(a, gemm64a, floats[float64](q), floats[float64](k), floats[float64](v), floats[float64](probs),
-				floats[float64](g), floats[float64](dq), floats[float64](dk), floats[float64](dv))
+			attnBackward(a, gemm64a, floats[float64](q), floats[float64](k), floats[float64](v), relWindow[float64](a, rel), floats[float64](probs),
+				floats[float64](g), floats[float64](dq), floats[float64](dk), floats[float64](dv), relWindow[float64](a, drel))
+		}
+		if rel != nil {
+			return []*Tensor{dq, dk, dv, drel}
 		}
 		return []*Tensor{dq, dk, dv}
-	}, q, k, v)
+	}, inputs...)
 	return out
+}
+
+// relWindow is the [2T-1, D] part of the relative key table (or of its
+// gradient) that a length-T attention uses, or nil.
+func relWindow[T Float](a *attn, rel *Tensor) []T {
+	if rel == nil {
+		return nil
+	}
+	return floats[T](rel)[a.relOff*a.D : (a.relOff+2*a.Tq-1)*a.D]
 }
 
 // attn holds the sizes and options of one Attention call.
@@ -108,6 +151,8 @@ type attn struct {
 	B, H, Tq, Tk, D int
 	keep            []bool // [B*Tk] or nil
 	causal          bool
+	relP, relOff    int  // relative keys: P, and the first table row a length-T call uses
+	relKQ           bool // relative_key_query: keys get the distance term too
 	scale           float64
 	p               float64
 	drop            dropper // decides dropout from (seed, counter)
@@ -157,13 +202,16 @@ func (a *attn) visible(b, i, j int) bool {
 }
 
 // attnForward fills probs [B,H,Tq,Tk] and out [B,Tq,H*D], one head per task.
-func attnForward[T Float](a *attn, gemm gemmFn[T], q, k, v, probs, out []T) {
+func attnForward[T Float](a *attn, gemm gemmFn[T], q, k, v, rel, probs, out []T) {
 	HD := a.H * a.D
 	// A few chunks per worker: the per-chunk scratch is allocated once per chunk.
 	parallel.For(a.B*a.H, parallel.Split(a.B*a.H, 1, 4), func(lo, hi int) {
-		var scratch []T
+		var scratch, relS []T
 		if a.p > 0 {
 			scratch = make([]T, a.Tq*a.Tk)
+		}
+		if rel != nil {
+			relS = make([]T, a.Tq*(2*a.Tq-1))
 		}
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/a.H, bh%a.H
@@ -173,6 +221,28 @@ func attnForward[T Float](a *attn, gemm gemmFn[T], q, k, v, probs, out []T) {
 			p := probs[bh*a.Tq*a.Tk : (bh+1)*a.Tq*a.Tk]
 			// S = scale * q_h k_hᵀ, [Tq, Tk].
 			gemm(false, true, a.Tq, a.Tk, a.D, T(a.scale), qh, HD, kh, HD, p, a.Tk)
+			if rel != nil {
+				// S_ij += scale q_i·E_(i-j): G = scale q_h Eᵀ [T, 2T-1], then
+				// row i takes G[i, i-j+T-1]; the same with k_j for
+				// relative_key_query.
+				W := 2*a.Tq - 1
+				gemm(false, true, a.Tq, W, a.D, T(a.scale), qh, HD, rel, a.D, relS, W)
+				for i := 0; i < a.Tq; i++ {
+					row, g := p[i*a.Tk:(i+1)*a.Tk], relS[i*W:]
+					for j := range row {
+						row[j] += g[i-j+a.Tq-1]
+					}
+				}
+				if a.relKQ {
+					gemm(false, true, a.Tk, W, a.D, T(a.scale), kh, HD, rel, a.D, relS, W)
+					for i := 0; i < a.Tq; i++ {
+						row := p[i*a.Tk : (i+1)*a.Tk]
+						for j := range row {
+							row[j] += relS[j*W+i-j+a.Tq-1]
+						}
+					}
+				}
+			}
 			for i := 0; i < a.Tq; i++ {
 				maskedSoftmaxRow(a, b, i, p[i*a.Tk:(i+1)*a.Tk])
 			}
@@ -267,11 +337,22 @@ func maskedSoftmaxRow[T Float](a *attn, b, i int, row []T) {
 
 // attnBackward computes dq, dk, dv from g = d out, one head per task. Heads
 // write disjoint columns, so tasks never touch the same memory.
-func attnBackward[T Float](a *attn, gemm gemmFn[T], q, k, v, probs, g, dq, dk, dv []T) {
+func attnBackward[T Float](a *attn, gemm gemmFn[T], q, k, v, rel, probs, g, dq, dk, dv, drel []T) {
 	HD := a.H * a.D
+	W := 2*a.Tq - 1
+	// Each (batch, head) writes its relative-table gradient to its own
+	// slot, summed in a fixed order afterwards: deterministic results.
+	var drelParts []T
+	if rel != nil {
+		drelParts = make([]T, a.B*a.H*W*a.D)
+	}
 	// A few chunks per worker: the per-chunk scratch is allocated once per chunk.
 	parallel.For(a.B*a.H, parallel.Split(a.B*a.H, 1, 4), func(lo, hi int) {
 		dp := make([]T, a.Tq*a.Tk)
+		var dG []T
+		if rel != nil {
+			dG = make([]T, a.Tq*W)
+		}
 		var pd []T
 		if a.p > 0 {
 			pd = make([]T, a.Tq*a.Tk)
@@ -323,6 +404,51 @@ func attnBackward[T Float](a *attn, gemm gemmFn[T], q, k, v, probs, g, dq, dk, d
 			// dq_h = scale * dS k_h, [Tq, D]; dk_h = scale * dSᵀ q_h, [Tk, D].
 			gemm(false, false, a.Tq, a.D, a.Tk, T(a.scale), dp, a.Tk, k[kOff:], HD, dq[qOff:], HD)
 			gemm(true, false, a.Tk, a.D, a.Tq, T(a.scale), dp, a.Tk, q[qOff:], HD, dk[kOff:], HD)
+			if rel != nil {
+				// dG[i, i-j+T-1] = dS_ij; dq_h += scale dG E, dE += scale dGᵀ q_h
+				// (and the same with k for relative_key_query, dH[j, i-j+T-1]).
+				part := drelParts[bh*W*a.D : (bh+1)*W*a.D]
+				clear(dG)
+				for i := 0; i < a.Tq; i++ {
+					row, d := dp[i*a.Tk:(i+1)*a.Tk], dG[i*W:]
+					for j, x := range row {
+						d[i-j+a.Tq-1] = x
+					}
+				}
+				gemmAcc(gemm, a.Tq, a.D, W, T(a.scale), dG, W, rel, a.D, dq[qOff:], HD, false)
+				gemmAcc(gemm, W, a.D, a.Tq, T(a.scale), dG, W, q[qOff:], HD, part, a.D, true)
+				if a.relKQ {
+					clear(dG)
+					for i := 0; i < a.Tq; i++ {
+						row := dp[i*a.Tk : (i+1)*a.Tk]
+						for j, x := range row {
+							dG[j*W+i-j+a.Tq-1] = x
+						}
+					}
+					gemmAcc(gemm, a.Tk, a.D, W, T(a.scale), dG, W, rel, a.D, dk[kOff:], HD, false)
+					gemmAcc(gemm, W, a.D, a.Tk, T(a.scale), dG, W, k[kOff:], HD, part, a.D, true)
+				}
+			}
 		}
 	})
+	for bh := 0; bh < a.B*a.H && rel != nil; bh++ {
+		for i, x := range drelParts[bh*W*a.D : (bh+1)*W*a.D] {
+			drel[i] += x
+		}
+	}
+}
+
+// gemmAcc adds alpha op(A) B to the [m, n] matrix C (leading dimension ldc):
+// A is [m, k] (lda), or with transA its [k, m] transpose is read; B is [k,
+// n] (ldb). gemmFn overwrites its output, so the product goes through a
+// scratch matrix first.
+func gemmAcc[T Float](gemm gemmFn[T], m, n, k int, alpha T, a []T, lda int, b []T, ldb int, c []T, ldc int, transA bool) {
+	tmp := make([]T, m*n)
+	gemm(transA, false, m, n, k, alpha, a, lda, b, ldb, tmp, n)
+	for i := 0; i < m; i++ {
+		row, t := c[i*ldc:i*ldc+n], tmp[i*n:(i+1)*n]
+		for j, x := range t {
+			row[j] += x
+		}
+	}
 }

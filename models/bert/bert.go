@@ -101,9 +101,13 @@ func (e Embeddings) forward(c Config, m *mode, ids, types, pos *tensor.Tensor) *
 	}
 	x := tensor.EmbeddingPadded(e.WordEmbeddings, ids, c.PadTokenID)
 	x = tensor.Add(x, tensor.Embedding(e.TokenTypeEmbeddings, types))
-	if e.PositionPaddingIdx >= 0 {
+	switch {
+	case c.PositionEmbeddingType != "absolute":
+		// Relative positions live in the attention scores; HF keeps (and
+		// saves) position_embeddings but does not add them.
+	case e.PositionPaddingIdx >= 0:
 		x = tensor.Add(x, tensor.EmbeddingPadded(e.PositionEmbeddings, pos, e.PositionPaddingIdx))
-	} else {
+	default:
 		x = tensor.Add(x, tensor.Embedding(e.PositionEmbeddings, pos))
 	}
 	return m.dropout(e.LayerNorm.Forward(x), c.HiddenDropoutProb)
@@ -138,7 +142,12 @@ func PositionIDsFromInputIDs(ids *tensor.Tensor, pad int) *tensor.Tensor {
 
 // Layer is BertLayer ("encoder.layer.N.*"). Field comments give the HF names.
 type Layer struct {
-	Query, Key, Value nn.Linear    // attention.self.{query,key,value}  [H, H]
+	Query, Key, Value nn.Linear // attention.self.{query,key,value}  [H, H]
+	// DistanceEmbedding is attention.self.distance_embedding.weight
+	// [2*max_position_embeddings-1, H/heads] with position_embedding_type
+	// relative_key or relative_key_query (nil with absolute): one vector per
+	// distance i-j, shared by the heads, that the scores take in.
+	DistanceEmbedding *tensor.Tensor
 	AttentionOut      nn.Linear    // attention.output.dense            [H, H]
 	AttentionNorm     nn.LayerNorm // attention.output.LayerNorm
 	Intermediate      nn.Linear    // intermediate.dense                [I, H]
@@ -149,15 +158,20 @@ type Layer struct {
 func newLayer(c Config, b nn.Builder) Layer {
 	H, I, eps := c.HiddenSize, c.IntermediateSize, c.LayerNormEps
 	att := b.PP("attention")
+	var dist *tensor.Tensor
+	if c.PositionEmbeddingType != "absolute" {
+		dist = att.PP("self").Normal("distance_embedding.weight", 2*c.MaxPositionEmbeddings-1, H/c.NumAttentionHeads)
+	}
 	return Layer{
-		Query:         nn.NewLinear(att.PP("self"), "query", H, H),
-		Key:           nn.NewLinear(att.PP("self"), "key", H, H),
-		Value:         nn.NewLinear(att.PP("self"), "value", H, H),
-		AttentionOut:  nn.NewLinear(att.PP("output"), "dense", H, H),
-		AttentionNorm: nn.NewLayerNorm(att.PP("output"), "LayerNorm", H, eps),
-		Intermediate:  nn.NewLinear(b.PP("intermediate"), "dense", H, I),
-		Output:        nn.NewLinear(b.PP("output"), "dense", I, H),
-		OutputNorm:    nn.NewLayerNorm(b.PP("output"), "LayerNorm", H, eps),
+		DistanceEmbedding: dist,
+		Query:             nn.NewLinear(att.PP("self"), "query", H, H),
+		Key:               nn.NewLinear(att.PP("self"), "key", H, H),
+		Value:             nn.NewLinear(att.PP("self"), "value", H, H),
+		AttentionOut:      nn.NewLinear(att.PP("output"), "dense", H, H),
+		AttentionNorm:     nn.NewLayerNorm(att.PP("output"), "LayerNorm", H, eps),
+		Intermediate:      nn.NewLinear(b.PP("intermediate"), "dense", H, I),
+		Output:            nn.NewLinear(b.PP("output"), "dense", I, H),
+		OutputNorm:        nn.NewLayerNorm(b.PP("output"), "LayerNorm", H, eps),
 	}
 }
 
@@ -169,7 +183,8 @@ func (l Layer) forward(c Config, m *mode, x, mask *tensor.Tensor) *tensor.Tensor
 	}
 	// Fused attention reads the heads straight out of the [B, T, H] projections.
 	ctx := tensor.Attention(l.Query.Forward(x), l.Key.Forward(x), l.Value.Forward(x), c.NumAttentionHeads,
-		tensor.AttentionOpts{KeyMask: mask, DropoutP: attnDrop, RNG: m.rng})
+		tensor.AttentionOpts{KeyMask: mask, DropoutP: attnDrop, RNG: m.rng,
+			RelKey: l.DistanceEmbedding, RelKeyQuery: c.PositionEmbeddingType == "relative_key_query"})
 	h := l.AttentionNorm.Forward(tensor.Add(m.dropout(l.AttentionOut.Forward(ctx), c.HiddenDropoutProb), x))
 
 	a := activation(c, tensor.Linear(h, l.Intermediate.Weight, nil), l.Intermediate.Bias) // [B, T, I]

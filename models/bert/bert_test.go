@@ -32,6 +32,10 @@ func TestParity(t *testing.T) {
 		{"qa", func(c Config) (headModel, error) { return NewForQuestionAnswering(c, 1) }},
 		{"mc", func(c Config) (headModel, error) { return NewForMultipleChoice(c, 1) }},
 		{"mlm", func(c Config) (headModel, error) { return NewForMaskedLM(c, 1) }},
+		// position_embedding_type relative_key and relative_key_query: whole
+		// models, their encoder has distance_embedding tables.
+		{"mlm_relkey", func(c Config) (headModel, error) { return NewForMaskedLM(c, 1) }},
+		{"seqcls_relkeyquery", func(c Config) (headModel, error) { return NewForSequenceClassification(c, 1) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join("testdata", tc.name)

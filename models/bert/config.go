@@ -24,7 +24,7 @@ type Config struct {
 	InitializerRange          float64  // initializer_range, 0.02: std of normal init
 	LayerNormEps              float64  // layer_norm_eps, 1e-12
 	PadTokenID                int      // pad_token_id, 0: its word-embedding row is zero and gets no gradient
-	PositionEmbeddingType     string   // position_embedding_type: only "absolute" is supported
+	PositionEmbeddingType     string   // position_embedding_type: absolute, relative_key or relative_key_query
 
 	ID2Label      map[int]string // id2label; its size is num_labels (default 2 labels, LABEL_0, LABEL_1)
 	ProblemType   string         // problem_type: "", "regression", "single_label_classification", "multi_label_classification"
@@ -82,8 +82,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%s: hidden_size %d is not a multiple of num_attention_heads %d", f, c.HiddenSize, c.NumAttentionHeads)
 	case c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize:
 		return fmt.Errorf("%s: pad_token_id %d outside [0, vocab_size %d)", f, c.PadTokenID, c.VocabSize)
-	case c.PositionEmbeddingType != "absolute":
-		return fmt.Errorf("%s: position_embedding_type %q is not supported (only \"absolute\")", f, c.PositionEmbeddingType)
+	case c.PositionEmbeddingType != "absolute" && c.PositionEmbeddingType != "relative_key" && c.PositionEmbeddingType != "relative_key_query":
+		return fmt.Errorf("%s: position_embedding_type %q is not supported (absolute, relative_key, relative_key_query)", f, c.PositionEmbeddingType)
 	}
 	switch c.HiddenAct {
 	case "gelu", "gelu_new", "relu":

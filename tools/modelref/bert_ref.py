@@ -48,10 +48,13 @@ class BertEmbeddings(nn.Module):
         self.LayerNorm = nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
         self.dropout = nn.Dropout(c["hidden_dropout_prob"])
 
+        self.position_embedding_type = c["position_embedding_type"]
+
     def forward(self, ids, types):
         pos = torch.arange(ids.shape[1]).unsqueeze(0)
         e = self.word_embeddings(ids) + self.token_type_embeddings(types)
-        e = e + self.position_embeddings(pos)
+        if self.position_embedding_type == "absolute":  # relative types: positions live in the scores
+            e = e + self.position_embeddings(pos)
         return self.dropout(self.LayerNorm(e))
 
 
@@ -63,6 +66,10 @@ class BertSelfAttention(nn.Module):
         self.key = nn.Linear(c["hidden_size"], c["hidden_size"])
         self.value = nn.Linear(c["hidden_size"], c["hidden_size"])
         self.dropout = nn.Dropout(c["attention_probs_dropout_prob"])
+        self.position_embedding_type = c["position_embedding_type"]
+        if self.position_embedding_type in ("relative_key", "relative_key_query"):
+            self.max_position_embeddings = c["max_position_embeddings"]
+            self.distance_embedding = nn.Embedding(2 * c["max_position_embeddings"] - 1, self.d)
 
     def split(self, x):
         B, T, _ = x.shape
@@ -70,7 +77,15 @@ class BertSelfAttention(nn.Module):
 
     def forward(self, x, ext_mask):
         q, k, v = self.split(self.query(x)), self.split(self.key(x)), self.split(self.value(x))
-        s = q @ k.transpose(-1, -2) / math.sqrt(self.d) + ext_mask
+        s = q @ k.transpose(-1, -2)
+        if self.position_embedding_type in ("relative_key", "relative_key_query"):
+            T = x.shape[1]
+            dist = torch.arange(T).view(-1, 1) - torch.arange(T).view(1, -1)
+            e = self.distance_embedding(dist + self.max_position_embeddings - 1)  # [T, T, d]
+            s = s + torch.einsum("bhld,lrd->bhlr", q, e)
+            if self.position_embedding_type == "relative_key_query":
+                s = s + torch.einsum("bhrd,lrd->bhlr", k, e)
+        s = s / math.sqrt(self.d) + ext_mask
         p = self.dropout(torch.softmax(s, dim=-1))
         ctx = (p @ v).permute(0, 2, 1, 3).contiguous()
         return ctx.view(x.shape)
@@ -396,10 +411,37 @@ def mlm():
     head_case("mlm", BertForMaskedLM, c, 5, run)
 
 
+def relative(name, kind, cls, seed):
+    """A whole model (encoder included) with position_embedding_type kind."""
+    arch = {BertForMaskedLM: "BertForMaskedLM", BertForSequenceClassification: "BertForSequenceClassification"}[cls]
+    c = dict(CONFIG, architectures=[arch], position_embedding_type=kind)
+    if cls is BertForSequenceClassification:
+        c.update(id2label={"0": "NEG", "1": "POS"}, label2id={"NEG": 0, "POS": 1})
+    g = torch.Generator().manual_seed(seed)
+    m = cls(c)
+    randomize(m, g)
+    m.eval()
+    ids, types, mask = inputs(g, 3, 8)
+    if cls is BertForMaskedLM:
+        labels = torch.full((3, 8), -100)
+        labels[0, 2], labels[1, 1], labels[2, 5], labels[0, 6] = 17, 42, 99, 3
+    else:
+        labels = torch.tensor([1, 0, 1])
+    logits, loss = m(ids, types, mask, labels)
+    loss.backward()
+    write_case(name, c, m, dict(input_ids=ids.tolist(), token_type_ids=types.tolist(),
+                                attention_mask=mask.tolist(), labels=labels.tolist()), logits, loss)
+
+
+CASES = {
+    "seqcls": seqcls, "tokcls": tokcls, "qa": qa, "mc": mc, "mlm": mlm,
+    "mlm_relkey": lambda: relative("mlm_relkey", "relative_key", BertForMaskedLM, 6),
+    "seqcls_relkeyquery": lambda: relative("seqcls_relkeyquery", "relative_key_query", BertForSequenceClassification, 7),
+}
+
 if __name__ == "__main__":
+    # Run: bert_ref.py [CASE ...] (default: all). Each case seeds its own generator.
+    import sys
     torch.manual_seed(0)
-    seqcls()
-    tokcls()
-    qa()
-    mc()
-    mlm()
+    for name in sys.argv[1:] or CASES:
+        CASES[name]()
