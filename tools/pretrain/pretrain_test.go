@@ -262,9 +262,6 @@ const endOfText = "<|endoftext|>"
 func TestTrainYAML(t *testing.T) {
 	for _, c := range []struct{ file, out string }{
 		{"bert/train.yaml", "runs/kiln-bert-mini"},
-		{"bert/train-stage2.yaml", "runs/kiln-bert-mini-s2"},
-		{"bert/train-stage3.yaml", "runs/kiln-bert-mini-s3"},
-		{"bert/train-stage4.yaml", "runs/kiln-bert-mini-s4"},
 		{"gpt2/train.yaml", "runs/kiln-gpt2-mini"},
 	} {
 		a, warns, err := trainer.LoadArgs(c.file)
