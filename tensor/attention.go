@@ -349,9 +349,10 @@ func attnBackward[T Float](a *attn, gemm gemmFn[T], q, k, v, rel, probs, g, dq, 
 	// A few chunks per worker: the per-chunk scratch is allocated once per chunk.
 	parallel.For(a.B*a.H, parallel.Split(a.B*a.H, 1, 4), func(lo, hi int) {
 		dp := make([]T, a.Tq*a.Tk)
-		var dG []T
+		var dG, acc []T
 		if rel != nil {
 			dG = make([]T, a.Tq*W)
+			acc = make([]T, W*a.D) // gemmAcc's scratch, the largest product
 		}
 		var pd []T
 		if a.p > 0 {
@@ -415,8 +416,8 @@ func attnBackward[T Float](a *attn, gemm gemmFn[T], q, k, v, rel, probs, g, dq, 
 						d[i-j+a.Tq-1] = x
 					}
 				}
-				gemmAcc(gemm, a.Tq, a.D, W, T(a.scale), dG, W, rel, a.D, dq[qOff:], HD, false)
-				gemmAcc(gemm, W, a.D, a.Tq, T(a.scale), dG, W, q[qOff:], HD, part, a.D, true)
+				gemmAcc(gemm, a.Tq, a.D, W, T(a.scale), dG, W, rel, a.D, dq[qOff:], HD, false, acc)
+				gemmAcc(gemm, W, a.D, a.Tq, T(a.scale), dG, W, q[qOff:], HD, part, a.D, true, acc)
 				if a.relKQ {
 					clear(dG)
 					for i := 0; i < a.Tq; i++ {
@@ -425,8 +426,8 @@ func attnBackward[T Float](a *attn, gemm gemmFn[T], q, k, v, rel, probs, g, dq, 
 							dG[j*W+i-j+a.Tq-1] = x
 						}
 					}
-					gemmAcc(gemm, a.Tk, a.D, W, T(a.scale), dG, W, rel, a.D, dk[kOff:], HD, false)
-					gemmAcc(gemm, W, a.D, a.Tk, T(a.scale), dG, W, k[kOff:], HD, part, a.D, true)
+					gemmAcc(gemm, a.Tk, a.D, W, T(a.scale), dG, W, rel, a.D, dk[kOff:], HD, false, acc)
+					gemmAcc(gemm, W, a.D, a.Tk, T(a.scale), dG, W, k[kOff:], HD, part, a.D, true, acc)
 				}
 			}
 		}
@@ -441,9 +442,9 @@ func attnBackward[T Float](a *attn, gemm gemmFn[T], q, k, v, rel, probs, g, dq, 
 // gemmAcc adds alpha op(A) B to the [m, n] matrix C (leading dimension ldc):
 // A is [m, k] (lda), or with transA its [k, m] transpose is read; B is [k,
 // n] (ldb). gemmFn overwrites its output, so the product goes through a
-// scratch matrix first.
-func gemmAcc[T Float](gemm gemmFn[T], m, n, k int, alpha T, a []T, lda int, b []T, ldb int, c []T, ldc int, transA bool) {
-	tmp := make([]T, m*n)
+// scratch (at least m*n long).
+func gemmAcc[T Float](gemm gemmFn[T], m, n, k int, alpha T, a []T, lda int, b []T, ldb int, c []T, ldc int, transA bool, scratch []T) {
+	tmp := scratch[:m*n]
 	gemm(transA, false, m, n, k, alpha, a, lda, b, ldb, tmp, n)
 	for i := 0; i < m; i++ {
 		row, t := c[i*ldc:i*ldc+n], tmp[i*n:(i+1)*n]
