@@ -52,7 +52,9 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledChild$")
-	cmd.Env = append(os.Environ(), "KILN_TRAINER_KILL_DIR="+dir)
+	// The child dies by SIGKILL, so its own t.TempDir is never removed:
+	// point its TMPDIR into one of ours.
+	cmd.Env = append(os.Environ(), "KILN_TRAINER_KILL_DIR="+dir, "TMPDIR="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
