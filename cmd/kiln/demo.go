@@ -51,7 +51,7 @@ var demos = map[string]demoSpec{
 	"sentiment": {name: "sentiment", task: "text-classification", model: "kiln-bert-mini",
 		train: "fine_foods_train.csv", eval: "fine_foods_test.csv",
 		cfg:    data.Config{TextField: "review", LabelField: "score", MaxLength: 128},
-		epochs: 2, lr: 1e-3, batch: 32, metric: "eval_accuracy", fromRandom: true},
+		epochs: 2, lr: 5e-4, lrRandom: 1e-3, batch: 32, metric: "eval_accuracy", fromRandom: true},
 	"regression": {name: "regression", task: "text-regression", model: "kiln-bert-mini",
 		train: "sotu_paragraphs.jsonl", cfg: data.Config{LabelField: "year", MaxLength: 128},
 		epochs: 4, lr: 1e-3, batch: 32, metric: "eval_pearson", fromRandom: true},

@@ -54,6 +54,7 @@ func runCorpus(args []string, stdout io.Writer) error {
 	fs.Var(&inputs, "input", "corpus file `PATH[:FIELD]` (field default \"text\"; repeatable; default the three LM corpora)")
 	val := fs.Float64("validation", 0.02, "fraction of each source's paragraphs held out for validation")
 	seed := fs.Uint64("seed", 42, "seed of the split")
+	holdout := fs.Bool("lrgrid-holdout", false, "leave out of "+gridFile+" the reviews lrgrid scores on, so that pretraining never reads them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,7 +67,14 @@ func runCorpus(args []string, stdout io.Writer) error {
 	if len(inputs) == 0 {
 		inputs = lmSources
 	}
-	train, valid, err := buildCorpus(inputs, *val, *seed)
+	var err error
+	var skip map[string]bool
+	if *holdout {
+		if skip, err = gridHeldTexts(); err != nil {
+			return err
+		}
+	}
+	train, valid, err := buildCorpus(inputs, *val, *seed, skip)
 	if err != nil {
 		return err
 	}
@@ -87,7 +95,9 @@ func runCorpus(args []string, stdout io.Writer) error {
 // buildCorpus reads each source and splits its paragraphs at random (a pure
 // function of seed and the paragraph count) into train and validation, each
 // keeping file order; the sources follow one another in the order given.
-func buildCorpus(inputs []string, validation float64, seed uint64) (train, valid []corpusRow, err error) {
+// Texts in skip (when a source is lrgrid's training file) are left out
+// before the split.
+func buildCorpus(inputs []string, validation float64, seed uint64, skip map[string]bool) (train, valid []corpusRow, err error) {
 	for _, in := range inputs {
 		path, field := in, "text"
 		if i := strings.LastIndex(in, ":"); i > 0 && !strings.ContainsAny(in[i+1:], `/\.`) {
@@ -102,6 +112,9 @@ func buildCorpus(inputs []string, validation float64, seed uint64) (train, valid
 			t, err := r.Str(field)
 			if err != nil {
 				return nil, nil, err
+			}
+			if skip[t] && filepath.Base(path) == gridFile {
+				continue
 			}
 			if strings.TrimSpace(t) != "" {
 				rows = append(rows, r)

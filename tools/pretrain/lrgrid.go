@@ -30,6 +30,8 @@ const (
 	// grid; the demo's test reviews are never used to choose.
 	gridHoldout   = 0.125
 	gridSplitSeed = 7
+	// gridFile is the demo's training file (package datasets).
+	gridFile = "fine_foods_train.csv"
 )
 
 // runLRGrid handles `lrgrid`: fine-tune a model on the sentiment demo's
@@ -138,20 +140,8 @@ func parseFloats(flagName, s string) ([]float64, error) {
 // gridData splits the demo's training reviews into training and held-out
 // parts.
 func gridData(tok *tokenizer.Tokenizer) (train, held *data.Features, err error) {
-	const name = "fine_foods_train.csv"
-	b, err := datasets.Read(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	r, err := data.NewReader(bytes.NewReader(b), name, data.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	ds, err := data.ReadAll(r, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	sp, err := ds.Split(gridHoldout, 0, gridSplitSeed)
+	const name = gridFile
+	sp, err := gridSplit()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -169,6 +159,43 @@ func gridData(tok *tokenizer.Tokenizer) (train, held *data.Features, err error) 
 		return nil, nil, err
 	}
 	return train, held, nil
+}
+
+// gridSplit splits the demo's training reviews into lrgrid's training and
+// held-out parts.
+func gridSplit() (*data.Splits, error) {
+	b, err := datasets.Read(gridFile)
+	if err != nil {
+		return nil, err
+	}
+	r, err := data.NewReader(bytes.NewReader(b), gridFile, data.Options{})
+	if err != nil {
+		return nil, err
+	}
+	ds, err := data.ReadAll(r, gridFile)
+	if err != nil {
+		return nil, err
+	}
+	return ds.Split(gridHoldout, 0, gridSplitSeed)
+}
+
+// gridHeldTexts is the set of review texts lrgrid holds out; the corpus
+// command's -lrgrid-holdout leaves them out of pretraining, so that the
+// held-out score measures what pretraining brings to unseen reviews.
+func gridHeldTexts() (map[string]bool, error) {
+	sp, err := gridSplit()
+	if err != nil {
+		return nil, err
+	}
+	held := map[string]bool{}
+	for _, r := range sp.Validation.Rows {
+		t, err := r.Str("review")
+		if err != nil {
+			return nil, err
+		}
+		held[t] = true
+	}
+	return held, nil
 }
 
 // gridRun fine-tunes once and returns the held-out metrics.

@@ -10,6 +10,8 @@
 // Union passages), one {"text", "source"} row each, split 98/2 at random per
 // source with a fixed seed (each part keeps file order). Each text ends with
 // "\n\n", the paragraph break GPT-2 learns from; BERT's tokenizer drops it.
+// With -lrgrid-holdout the reviews that lrgrid scores on are left out of
+// datasets/fine_foods_train.csv, so that pretraining never reads them.
 // The files are derived from committed data, so they are not committed.
 //
 //	go run ./tools/pretrain export -from RUN_DIR -model tools/pretrain/bert \
@@ -41,7 +43,7 @@ import (
 
 const usage = `usage:
   go run ./tools/pretrain fulltext -moby DIR -sotu DIR -austen CSV -out FILE.jsonl
-  go run ./tools/pretrain corpus -out DIR [-input PATH[:FIELD] ...] [-validation 0.02] [-seed 42]
+  go run ./tools/pretrain corpus -out DIR [-input PATH[:FIELD] ...] [-validation 0.02] [-seed 42] [-lrgrid-holdout]
   go run ./tools/pretrain export -from RUN_DIR -model CONFIG_DIR -to ZOO_DIR [-validation FILE]
   go run ./tools/pretrain lrgrid -model DIR [-lrs 1e-4,2e-4,5e-4,1e-3] [-epochs 2] [-seeds 42] [-init pretrained,random]`
 

@@ -34,7 +34,7 @@ func rootSources() []string {
 }
 
 func TestCorpusSplit(t *testing.T) {
-	train, valid, err := buildCorpus(rootSources(), 0.02, 42)
+	train, valid, err := buildCorpus(rootSources(), 0.02, 42, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +60,11 @@ func TestCorpusSplit(t *testing.T) {
 		t.Errorf("rows per source (train, validation) %v, want %v", got, want)
 	}
 	// Deterministic, and another seed gives another split.
-	t2, v2, _ := buildCorpus(rootSources(), 0.02, 42)
+	t2, v2, _ := buildCorpus(rootSources(), 0.02, 42, nil)
 	if !reflect.DeepEqual(train, t2) || !reflect.DeepEqual(valid, v2) {
 		t.Error("same seed, different corpus")
 	}
-	if _, v3, _ := buildCorpus(rootSources(), 0.02, 7); reflect.DeepEqual(valid, v3) {
+	if _, v3, _ := buildCorpus(rootSources(), 0.02, 7, nil); reflect.DeepEqual(valid, v3) {
 		t.Error("seed ignored")
 	}
 	// The command writes readable JSONL.
@@ -107,7 +107,7 @@ func readJSONL(t *testing.T, path string) []corpusRow {
 // TestCorpusTokenizesAsFull encodes the whole corpus, as the trainer will
 // see it, with the trimmed and the full tokenizers.
 func TestCorpusTokenizesAsFull(t *testing.T) {
-	train, valid, err := buildCorpus(rootSources(), 0.02, 42)
+	train, valid, err := buildCorpus(rootSources(), 0.02, 42, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,6 +467,44 @@ func TestLRGridUsage(t *testing.T) {
 		err := run(c.args, &out, &errOut)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: err = %v, want %q", c.args, err, c.want)
+		}
+	}
+}
+// With -lrgrid-holdout the corpus holds none of the reviews lrgrid scores
+// on, and every other review.
+func TestCorpusLeavesOutGridHoldout(t *testing.T) {
+	held, err := gridHeldTexts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(held) < 490 || len(held) > 500 {
+		t.Fatalf("%d held-out texts, want 500 less duplicates", len(held))
+	}
+	trimmed := map[string]bool{} // as the corpus writes them
+	for t := range held {
+		trimmed[strings.TrimSpace(t)] = true
+	}
+	in := []string{filepath.Join(root, "datasets", gridFile) + ":review"}
+	train, valid, err := buildCorpus(in, 0.02, 42, held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _, err := buildCorpus(in, 0, 42, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := 0
+	for _, r := range all {
+		if !trimmed[strings.TrimSpace(r.Text)] {
+			kept++
+		}
+	}
+	if n := len(train) + len(valid); n != kept || n < 3490 {
+		t.Errorf("%d reviews in the corpus, want the %d not held out", n, kept)
+	}
+	for _, r := range append(train, valid...) {
+		if trimmed[strings.TrimSpace(r.Text)] {
+			t.Fatalf("held-out review in the corpus: %.60q", r.Text)
 		}
 	}
 }
