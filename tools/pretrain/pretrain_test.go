@@ -470,6 +470,7 @@ func TestLRGridUsage(t *testing.T) {
 		}
 	}
 }
+
 // With -lrgrid-holdout the corpus holds none of the reviews lrgrid scores
 // on, and every other review.
 func TestCorpusLeavesOutGridHoldout(t *testing.T) {
