@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/kiln-ml/kiln/data"
@@ -70,6 +71,9 @@ func runCorpus(args []string, stdout io.Writer) error {
 	var err error
 	var skip map[string]bool
 	if *holdout {
+		if !slices.ContainsFunc(inputs, func(in string) bool { return strings.HasPrefix(filepath.Base(in), gridFile) }) {
+			return fmt.Errorf("corpus: flag -lrgrid-holdout: no -input is %s", gridFile)
+		}
 		if skip, err = gridHeldTexts(); err != nil {
 			return err
 		}

@@ -508,4 +508,10 @@ func TestCorpusLeavesOutGridHoldout(t *testing.T) {
 			t.Fatalf("held-out review in the corpus: %.60q", r.Text)
 		}
 	}
+	// The flag without the reviews among the inputs is a mistake, not a no-op.
+	var out bytes.Buffer
+	err = run([]string{"corpus", "-out", t.TempDir(), "-lrgrid-holdout", "-input", rootSources()[0]}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "-lrgrid-holdout") {
+		t.Errorf("-lrgrid-holdout without %s: error %v", gridFile, err)
+	}
 }
